@@ -1,0 +1,37 @@
+# Samkjøp: `make demo` to see it work, `make test` to check it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+SERVE ?= 1
+DEMO_LINES ?= 300000
+
+.PHONY: install demo test lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/samkjop demo --out $(DEMO_DIR) --lines $(DEMO_LINES)
+	$(BIN)/samkjop run --config $(DEMO_DIR)/cooperation.yml; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || exit $$rc
+ifeq ($(SERVE),1)
+	$(BIN)/samkjop dashboards --config $(DEMO_DIR)/cooperation.yml
+endif
+
+test: install
+	$(BIN)/ruff check pipelines dashboards tests
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check pipelines dashboards tests
+	$(BIN)/ruff format --check pipelines dashboards tests
+	$(BIN)/sqlfluff lint dbt_project/models
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) dbt_project/target dbt_project/logs

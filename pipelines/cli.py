@@ -1,0 +1,318 @@
+"""`samkjop`: the command line of the platform.
+
+Exit codes of `run`: 0 all deliveries loaded, 2 some delivery was rejected as a whole
+(the rest is loaded and published), 1 the run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.settings import CONFIG_ENV_VAR, PROJECT_ROOT, ConfigError, Cooperation, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _error(message: str) -> int:
+    print(f"samkjop: error: {message}", file=sys.stderr, flush=True)
+    return EXIT_FAILED
+
+
+def _load(config: str) -> Cooperation:
+    cooperation = load_config(config)
+    os.environ[CONFIG_ENV_VAR] = str(cooperation.config_path)
+    return cooperation
+
+
+def _dagster_instance(cooperation: Cooperation):
+    """The cooperation's own Dagster instance, the one `samkjop ui` shows."""
+    import dagster as dg
+
+    home = cooperation.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text(
+            "# One writer at a time: DuckDB allows one writing process.\n"
+            "concurrency:\n  pools:\n    default_limit: 1\n"
+            "run_queue:\n  max_concurrent_runs: 1\n"
+            "telemetry:\n  enabled: false\n",
+            encoding="utf-8",
+        )
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+# --- run ---------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cooperation = _load(args.config)
+    unknown = [m for m in args.municipality or [] if m not in cooperation.member_ids]
+    if unknown:
+        return _error(f"--municipality {unknown[0]!r} is not a member listed in "
+                      f"{cooperation.config_path} ({', '.join(cooperation.member_ids)})")
+    from pipelines.definitions import BUILD_JOB, INGEST_JOB, build_definitions
+
+    instance = _dagster_instance(cooperation)
+    started = datetime.now()
+    _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
+    _say("Loading definitions (dbt parse)…")
+    defs = build_definitions(cooperation)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    failed = False
+    for member_id in args.municipality or cooperation.member_ids:
+        member = cooperation.member(member_id)
+        clock = time.monotonic()
+        result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+            partition_key=member_id, instance=instance, raise_on_error=False, run_config=quiet)
+        failed |= not result.success
+        _say(f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
+             f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}")
+    _say("Building reference data, agreements, dbt models and tests, then publishing…")
+    clock = time.monotonic()
+    result = defs.resolve_job_def(BUILD_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=quiet)
+    if not result.success:
+        _say(_failure_summary(result))
+        return _error(f"the run failed; see the run in `samkjop ui --config {args.config}`")
+    _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
+    _print_kpis(cooperation)
+    rejected = _rejected_deliveries(cooperation, started)
+    if rejected:
+        _say("Rejected deliveries (the member's earlier data stays published):")
+        for member_id, message in rejected:
+            _say(f"  {member_id}: {message}")
+    if failed:
+        return _error("some member's ingestion run failed")
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _failure_summary(result) -> str:
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            lines.append(f"  step {event.step_key} failed: {message.splitlines()[-1][:500]}")
+    return "\n".join(lines) or "  the run failed"
+
+
+def _delivery_line(cooperation: Cooperation, member_id: str, since: datetime) -> str:
+    from pipelines.warehouse import connect
+
+    with connect(cooperation.warehouse) as con:
+        rows = con.execute(
+            "SELECT status, count(*), sum(rows_loaded), sum(rows_rejected) FROM raw.deliveries "
+            "WHERE municipality_id = ? AND loaded_at >= ? GROUP BY status ORDER BY status",
+            [member_id, since],
+        ).fetchall()
+    if not rows:
+        return "no new delivery"
+    parts = []
+    for status, files, loaded, rejected in rows:
+        detail = f" ({loaded:,} rows, {rejected:,} rows rejected)" if status == "loaded" else ""
+        parts.append(f"{files} {status.replace('_', ' ')}{detail}")
+    return "; ".join(parts)
+
+
+def _rejected_deliveries(cooperation: Cooperation, since: datetime) -> list[tuple[str, str]]:
+    from pipelines.warehouse import connect
+
+    with connect(cooperation.warehouse) as con:
+        return con.execute(
+            "SELECT municipality_id, message FROM raw.deliveries WHERE status = 'rejected' "
+            "AND loaded_at >= ? ORDER BY municipality_id, source_file", [since],
+        ).fetchall()
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value * 100:5.1f} %"
+
+
+def _print_kpis(cooperation: Cooperation) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT municipality_id, municipality_name, year, influenceable_spend, coverage, "
+            "loyalty, shared_coverage, shared_loyalty, off_agreement_spend "
+            "FROM marts.municipality_kpis "
+            "WHERE year = (SELECT max(year) FROM marts.municipality_kpis) "
+            "ORDER BY municipality_id = 'ALL', municipality_id"
+        ).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        _say("No spend loaded yet.")
+        return
+    _say(f"\nKey figures {rows[0][2]} ({cooperation.currency}; loyalty target "
+         f"{_percent(cooperation.loyalty_target).strip()}):")
+    _say(f"  {'member':<24}{'influenceable':>16}{'coverage':>10}{'loyalty':>10}"
+         f"{'shared cov.':>13}{'shared loy.':>13}{'off-agreement':>16}")
+    for member_id, name, _, spend, coverage, loyalty, s_cov, s_loy, off in rows:
+        label = f"{member_id} {name or ''}"[:23]
+        _say(f"  {label:<24}{spend or 0:>16,.0f}{_percent(coverage):>10}{_percent(loyalty):>10}"
+             f"{_percent(s_cov):>13}{_percent(s_loy):>13}{off or 0:>16,.0f}")
+
+
+# --- other commands ----------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import generate_demo
+
+    out = Path(args.out)
+    clock = time.monotonic()
+    _say(f"Writing a demo cooperation ({args.lines:,} spend lines, seed {args.seed}) to {out}…")
+
+    def progress(done: int) -> None:
+        _say(f"  {done:,} lines ({time.monotonic() - clock:.0f} s)")
+
+    config = generate_demo(out, seed=args.seed, lines=args.lines, progress=progress)
+    _say(f"Done in {time.monotonic() - clock:.1f} s: {config}")
+    _say(f"Next: samkjop run --config {config}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.export import ExportError, export_table
+
+    cooperation = _load(args.config)
+    if args.municipality and args.municipality not in [*cooperation.member_ids, "ALL"]:
+        return _error(f"--municipality {args.municipality!r} is not a member "
+                      f"({', '.join(cooperation.member_ids)}, or ALL)")
+    try:
+        path, rows = export_table(cooperation.snapshot, args.table, args.format, Path(args.out),
+                                  args.municipality, args.year)
+    except ExportError as error:
+        return _error(str(error))
+    _say(f"Wrote {rows:,} rows to {path}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import duckdb
+
+    cooperation = _load(args.config)
+    if not cooperation.snapshot.is_file():
+        _say(f"Nothing published yet for {cooperation.name}: run "
+             f"`samkjop run --config {args.config}`.")
+        return EXIT_OK
+    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
+    try:
+        published = con.execute("SELECT published_at FROM marts.snapshot_info").fetchone()[0]
+        deliveries = con.execute(
+            "SELECT municipality_id, source_file, status, rows_read, rows_loaded, rows_rejected, "
+            "message, loaded_at FROM marts.delivery_reconciliation "
+            "ORDER BY municipality_id, loaded_at, source_file"
+        ).fetchall()
+    finally:
+        con.close()
+    _say(f"{cooperation.name}: snapshot published {published:%Y-%m-%d %H:%M}")
+    for member in cooperation.members:
+        mine = [d for d in deliveries if d[0] == member.id]
+        if not mine:
+            _say(f"\n{member.id} {member.name}: no delivery yet")
+            continue
+        last = max(d[7] for d in mine)
+        rejected_rows = sum(d[5] for d in mine)
+        _say(f"\n{member.id} {member.name}: {len(mine)} deliveries, last {last:%Y-%m-%d %H:%M}, "
+             f"{rejected_rows:,} rows rejected in all")
+        for _, source, status, read, loaded, rejected, message, when in mine[-3:]:
+            _say(f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
+                 f"{loaded:,} loaded, {rejected:,} rejected"
+                 + (f" — {message}" if status != "loaded" else ""))
+    return EXIT_OK
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    cooperation = _load(args.config)
+    env = {**os.environ, "SAMKJOP_SNAPSHOT": str(cooperation.snapshot)}
+    _say(f"Dashboards on http://localhost:{args.port} (Ctrl-C to stop)")
+    command = [sys.executable, "-m", "streamlit", "run",
+               str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    return _foreground(command, env)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    cooperation = _load(args.config)
+    _dagster_instance(cooperation)
+    _say(f"Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
+    command = [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions",
+               "-h", "127.0.0.1", "-p", str(args.port)]
+    return _foreground(command, dict(os.environ))
+
+
+def _foreground(command: list[str], env: dict) -> int:
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+# --- parser ------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    from pipelines.export import EXPORT_TABLES, FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="samkjop",
+        description="Samkjøp: spend, agreements, coverage and loyalty for a procurement "
+        "cooperation.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str, config: bool = True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if config:
+            sub.add_argument("--config", required=True, metavar="PATH",
+                             help="the cooperation.yml")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    run = command("run", cmd_run, "load every delivery, build the models, publish")
+    run.add_argument("--municipality", action="append", metavar="ID",
+                     help="load only this member's deliveries (repeatable)")
+    demo = command("demo", cmd_demo, "write a demo cooperation (synthetic data)", config=False)
+    demo.add_argument("--out", required=True, metavar="DIR")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--lines", type=int, default=300_000)
+    export = command("export", cmd_export, "write a stand-alone table for auditors")
+    export.add_argument("table", choices=list(EXPORT_TABLES), metavar="TABLE",
+                        help=f"one of: {', '.join(EXPORT_TABLES)}")
+    export.add_argument("--format", choices=FORMATS, default="csv")
+    export.add_argument("--out", required=True, metavar="DIR")
+    export.add_argument("--municipality", metavar="ID")
+    export.add_argument("--year", type=int, metavar="YYYY")
+    command("status", cmd_status, "what each member last delivered and what was rejected")
+    dashboards = command("dashboards", cmd_dashboards, "serve the Streamlit dashboards")
+    dashboards.add_argument("--port", type=int, default=8501)
+    ui = command("ui", cmd_ui, "serve the Dagster UI for this cooperation")
+    ui.add_argument("--port", type=int, default=3000)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        return _error(str(error))
+    except KeyboardInterrupt:
+        return _error("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The Dagster code location: loads the cooperation named by SAMKJOP_CONFIG and its assets."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.ingest.assets import build_ingest_assets, member_partitions
+from pipelines.defs.publish.assets import build_publish_asset
+from pipelines.defs.transform.dbt import build_dbt_assets
+from pipelines.settings import Cooperation, config_from_env
+
+INGEST_JOB = "ingest_member_spend"
+BUILD_JOB = "build_and_publish"
+
+
+def build_definitions(cooperation: Cooperation) -> dg.Definitions:
+    member_spend, agreement_register, reference_data = build_ingest_assets(cooperation)
+    dbt_models, dbt_resource = build_dbt_assets(cooperation)
+    published_snapshot = build_publish_asset(cooperation, dbt_models)
+    ingest_job = dg.define_asset_job(
+        INGEST_JOB,
+        selection=[member_spend],
+        partitions_def=member_partitions(cooperation),
+        description="Load one member's deliveries (one run per member).",
+    )
+    build_job = dg.define_asset_job(
+        BUILD_JOB,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets(member_spend),
+        description="Reference data and agreements, the dbt models and tests, then publish.",
+    )
+    return dg.Definitions(
+        assets=[member_spend, agreement_register, reference_data, dbt_models, published_snapshot],
+        jobs=[ingest_job, build_job],
+        resources={"dbt": dbt_resource},
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev -m pipelines.definitions` and the samkjop CLI load."""
+    return build_definitions(config_from_env())

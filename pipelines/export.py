@@ -1,0 +1,109 @@
+"""Stand-alone tables for auditors, read from the published snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+FORMATS = ("csv", "parquet", "xlsx")
+XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    mart: str
+    year_column: str | None
+    description: str
+
+
+EXPORT_TABLES: dict[str, ExportTable] = {
+    "municipality_kpis": ExportTable(
+        "municipality_kpis", "year",
+        "coverage, loyalty and their amounts per member (and ALL) and year"),
+    "category_kpis": ExportTable(
+        "category_kpis", "year",
+        "coverage and loyalty per member (and ALL), year and category"),
+    "spend_lines": ExportTable(
+        "fct_spend_lines", "year",
+        "every loaded spend line with its flags, category and the rule that decided it"),
+    "rejected_rows": ExportTable(
+        "rejected_rows", None, "every delivered row that was not loaded, with its reason"),
+    "delivery_reconciliation": ExportTable(
+        "delivery_reconciliation", None,
+        "per delivery: checksum, rows read, loaded, rejected, amount, status"),
+}
+
+
+class ExportError(Exception):
+    pass
+
+
+def _query(table: ExportTable, municipality: str | None, year: int | None) -> tuple[str, list]:
+    conditions, params = [], []
+    if municipality:
+        conditions.append("municipality_id = ?")
+        params.append(municipality)
+    if year is not None:
+        if table.year_column is None:
+            conditions.append("year(coalesce(first_invoice_date, loaded_at)) = ?")
+        else:
+            conditions.append(f"{table.year_column} = ?")
+        params.append(year)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT * FROM marts.{table.mart}{where}", params
+
+
+def export_table(snapshot: Path, name: str, fmt: str, out_dir: Path,
+                 municipality: str | None = None, year: int | None = None) -> tuple[Path, int]:
+    """Write `out_dir/<name>.<fmt>`; return the path and the number of rows."""
+    if name not in EXPORT_TABLES:
+        raise ExportError(f"unknown table {name!r}; tables: {', '.join(EXPORT_TABLES)}")
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    if not snapshot.is_file():
+        raise ExportError(f"no published snapshot at {snapshot}: run `samkjop run` first")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}.{fmt}"
+    sql, params = _query(EXPORT_TABLES[name], municipality, year)
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        rows = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+        if fmt == "xlsx":
+            _write_xlsx(con, sql, params, target, rows)
+        else:
+            options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+            con.execute(f"COPY ({_bind(sql, params)}) TO '{_escaped(target)}' ({options})")
+    finally:
+        con.close()
+    return target, rows
+
+
+def _escaped(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _bind(sql: str, params: list) -> str:
+    """COPY takes no parameters: inline the (validated) values as SQL literals."""
+    for value in params:
+        literal = str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+        sql = sql.replace("?", literal, 1)
+    return sql
+
+
+def _write_xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, target: Path,
+                rows: int) -> None:
+    from openpyxl import Workbook
+
+    if rows > XLSX_MAX_ROWS:
+        raise ExportError(f"{rows} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS} at most): "
+                          "export as csv or parquet, or filter with --municipality / --year")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(target.stem[:31])
+    result = con.execute(sql, params)
+    sheet.append([column[0] for column in result.description])
+    while batch := result.fetchmany(10_000):
+        for row in batch:
+            sheet.append(list(row))
+    workbook.save(target)

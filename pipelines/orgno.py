@@ -1,0 +1,55 @@
+"""Organisation numbers: cleaned and validated per country with python-stdnum."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+from stdnum import exceptions
+from stdnum.dk import cvr
+from stdnum.fi import ytunnus
+from stdnum.no import mva, orgnr
+from stdnum.se import orgnr as se_orgnr
+
+
+class OrgNo(NamedTuple):
+    raw: str
+    compact: str | None  # the validated number, or None when missing or invalid
+    is_valid: bool
+
+
+def _validate_no(value: str) -> str:
+    compact = mva.compact(value)  # strips spaces, separators and the NO prefix
+    return orgnr.validate(compact.removesuffix("MVA"))
+
+
+def _validate_dk(value: str) -> str:
+    cleaned = value.upper().replace("DK", "", 1) if value.upper().startswith("DK") else value
+    return cvr.validate(cleaned)
+
+
+def _validate_se(value: str) -> str:
+    cleaned = value.upper()
+    if cleaned.startswith("SE"):  # a VAT number: SE + 10 digits + 01
+        cleaned = cleaned[2:].replace(" ", "")
+        cleaned = cleaned[:-2] if len(cleaned) == 12 and cleaned.endswith("01") else cleaned
+    return se_orgnr.validate(cleaned)
+
+
+def _validate_fi(value: str) -> str:
+    return ytunnus.validate(value)
+
+
+_VALIDATORS = {"NO": _validate_no, "DK": _validate_dk, "SE": _validate_se, "FI": _validate_fi}
+
+
+@lru_cache(maxsize=200_000)
+def clean_org_no(raw: str | None, country: str) -> OrgNo:
+    """Validate one organisation number as a source wrote it (spaces, NO prefix, MVA suffix)."""
+    text = (raw or "").strip()
+    if not text:
+        return OrgNo(text, None, False)
+    try:
+        return OrgNo(text, _VALIDATORS[country](text), True)
+    except (exceptions.ValidationError, ValueError):
+        return OrgNo(text, None, False)

@@ -1,0 +1,243 @@
+"""Load the agreement register, the reference data and the member list.
+
+These are the host's own small files. A bad row here changes every figure, so it
+stops the run with a message naming the file, the row and the field, instead of
+being skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import duckdb
+
+from pipelines.orgno import clean_org_no
+from pipelines.settings import Cooperation
+
+SCOPES = ("national", "cooperation", "local")
+RULE_TYPES = ("item_code", "supplier", "art")
+AGREEMENT_COLUMNS = ("agreement_id", "agreement_name", "scope", "category_ids",
+                     "supplier_org_nos", "participants", "valid_from", "valid_to",
+                     "provision_rate")
+REFERENCE_COLUMNS = {
+    "taxonomy": ("category_id", "category_name", "parent_id"),
+    "classification_rules": ("rule_type", "pattern", "category_id"),
+    "exchange_rates": ("currency", "month", "rate_to_base"),
+    "excluded_suppliers": ("supplier_org_no", "reason"),
+    "kostra_arts": ("art", "art_name", "is_influenceable"),
+}
+
+
+class RegisterError(Exception):
+    """A row of the agreement register or the reference data that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Row:
+    path: Path
+    number: int  # the data row number, 1 = first row after the header
+    values: dict[str, str]
+
+    def fail(self, column: str, problem: str) -> RegisterError:
+        return RegisterError(f"{self.path}: row {self.number}, column {column!r}: {problem}")
+
+    def text(self, column: str, required: bool = True) -> str | None:
+        value = (self.values.get(column) or "").strip()
+        if required and not value:
+            raise self.fail(column, "a value is required")
+        return value or None
+
+    def date(self, column: str) -> date:
+        value = self.text(column)
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.fail(column, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+    def decimal(self, column: str, required: bool = True) -> Decimal | None:
+        value = self.text(column, required)
+        if value is None:
+            return None
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise self.fail(column, f"{value!r} is not a number (use a decimal point)") from None
+
+    def choice(self, column: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(column)
+        if value not in allowed:
+            raise self.fail(column, f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def items(self, column: str) -> list[str]:
+        return [item.strip() for item in (self.text(column) or "").split(";") if item.strip()]
+
+
+def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Row]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise RegisterError(
+                    f"{path}: missing column {missing[0]!r} "
+                    f"(expected columns: {', '.join(columns)})"
+                )
+            for number, values in enumerate(reader, start=1):
+                if None in values:
+                    raise RegisterError(f"{path}: row {number} has more fields than the header")
+                yield Row(path, number, values)
+    except UnicodeDecodeError:
+        raise RegisterError(f"{path}: not UTF-8 text") from None
+    except csv.Error as error:
+        raise RegisterError(f"{path}: cannot be parsed: {error}") from None
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    con.execute(f"DELETE FROM raw.{table}")
+    if rows:
+        placeholders = ", ".join("?" * len(rows[0]))
+        con.executemany(f"INSERT INTO raw.{table} VALUES ({placeholders})", rows)
+
+
+# --- agreements --------------------------------------------------------------------------
+
+@dataclass
+class AgreementTables:
+    agreements: list[tuple]
+    categories: list[tuple]
+    suppliers: list[tuple]
+    participants: list[tuple]
+    invalid_supplier_numbers: list[str]
+
+
+def read_agreements(cooperation: Cooperation) -> AgreementTables:
+    tables = AgreementTables([], [], [], [], [])
+    members = set(cooperation.member_ids)
+    seen: set[str] = set()
+    for source in cooperation.agreements:
+        if source.profile != "canonical":
+            raise RegisterError(f"{source.where}.profile: agreement registers support only "
+                                f"the 'canonical' profile, not {source.profile!r}")
+        for path in source.files():
+            for row in read_rows(path, AGREEMENT_COLUMNS):
+                _read_agreement(row, cooperation, members, seen, tables)
+    return tables
+
+
+def _read_agreement(row: Row, cooperation: Cooperation, members: set[str], seen: set[str],
+                    tables: AgreementTables) -> None:
+    agreement_id = row.text("agreement_id")
+    if agreement_id in seen:
+        raise row.fail("agreement_id", f"{agreement_id!r} appears twice in the register")
+    seen.add(agreement_id)
+    valid_from, valid_to = row.date("valid_from"), row.date("valid_to")
+    if valid_to < valid_from:
+        raise row.fail("valid_to", f"{valid_to} is before valid_from {valid_from}")
+    tables.agreements.append((
+        agreement_id, row.text("agreement_name", False), row.choice("scope", SCOPES),
+        valid_from, valid_to, row.decimal("provision_rate", False), str(row.path), row.number,
+    ))
+    categories = row.items("category_ids")
+    if not categories:
+        raise row.fail("category_ids", "an agreement needs at least one category")
+    tables.categories += [(agreement_id, c) for c in dict.fromkeys(categories)]
+    for raw in dict.fromkeys(row.items("supplier_org_nos")):
+        org_no = clean_org_no(raw, cooperation.country)
+        tables.suppliers.append((agreement_id, raw, org_no.compact, org_no.is_valid))
+        if not org_no.is_valid:
+            tables.invalid_supplier_numbers.append(f"{agreement_id}: {raw}")
+    participants = row.items("participants")
+    unknown = [p for p in participants if p != "*" and p not in members]
+    if unknown:
+        raise row.fail("participants", f"{unknown[0]!r} is not a member of the cooperation")
+    if not participants:
+        raise row.fail("participants", "list the member ids separated by ';', or '*' for all")
+    tables.participants += [(agreement_id, p) for p in dict.fromkeys(participants)]
+
+
+def load_agreements(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> AgreementTables:
+    tables = read_agreements(cooperation)
+    _replace(con, "agreements", tables.agreements)
+    _replace(con, "agreement_categories", tables.categories)
+    _replace(con, "agreement_suppliers", tables.suppliers)
+    _replace(con, "agreement_participants", tables.participants)
+    return tables
+
+
+# --- reference data ----------------------------------------------------------------------
+
+def _taxonomy(row: Row, _: Cooperation) -> tuple:
+    return (row.text("category_id"), row.text("category_name"), row.text("parent_id", False))
+
+
+def _classification_rule(row: Row, cooperation: Cooperation) -> tuple:
+    rule_type = row.choice("rule_type", RULE_TYPES)
+    pattern = row.text("pattern")
+    if rule_type == "supplier":
+        org_no = clean_org_no(pattern, cooperation.country)
+        if not org_no.is_valid:
+            raise row.fail("pattern", f"{pattern!r} is not a valid organisation number")
+        pattern = org_no.compact
+    elif rule_type == "item_code":
+        pattern = normalise_item_code(pattern)
+    return (rule_type, pattern, row.text("category_id"))
+
+
+def normalise_item_code(code: str) -> str:
+    """CPV codes are written '30192000-1' or '3019 2000': keep the digits before the check."""
+    return re.sub(r"\s", "", code).split("-")[0]
+
+
+def _exchange_rate(row: Row, _: Cooperation) -> tuple:
+    month = row.text("month")
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise row.fail("month", f"{month!r} is not a month (YYYY-MM)")
+    rate = row.decimal("rate_to_base")
+    if rate <= 0:
+        raise row.fail("rate_to_base", f"{rate} must be positive")
+    return (row.text("currency").upper(), month, rate)
+
+
+def _excluded_supplier(row: Row, cooperation: Cooperation) -> tuple:
+    raw = row.text("supplier_org_no")
+    return (raw, clean_org_no(raw, cooperation.country).compact, row.text("reason", False))
+
+
+def _kostra_art(row: Row, _: Cooperation) -> tuple:
+    flag = row.choice("is_influenceable", ("true", "false"))
+    return (row.text("art"), row.text("art_name"), flag == "true")
+
+
+_REFERENCE_READERS: dict[str, Callable[[Row, Cooperation], tuple]] = {
+    "taxonomy": _taxonomy,
+    "classification_rules": _classification_rule,
+    "exchange_rates": _exchange_rate,
+    "excluded_suppliers": _excluded_supplier,
+    "kostra_arts": _kostra_art,
+}
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> dict[str, int]:
+    """Replace every reference table from the configured file or the shipped default."""
+    counts: dict[str, int] = {}
+    for dataset, convert in _REFERENCE_READERS.items():
+        path = cooperation.reference_file(dataset)
+        rows = [convert(row, cooperation) for row in read_rows(path, REFERENCE_COLUMNS[dataset])]
+        _replace(con, dataset, rows)
+        counts[dataset] = len(rows)
+    _replace(con, "municipalities", [
+        (m.id, m.name, m.population, m.id == cooperation.host) for m in cooperation.members
+    ])
+    _replace(con, "cooperation", [(
+        cooperation.name, cooperation.country, cooperation.currency, cooperation.host,
+        cooperation.loyalty_target, cooperation.coverage_target,
+    )])
+    counts["municipalities"] = len(cooperation.members)
+    return counts

@@ -1,0 +1,311 @@
+"""Load one spend delivery into the warehouse: every row loaded or rejected with its reason.
+
+The reader streams text batches into a staging table; one SQL statement per outcome
+then casts and checks every row. Row-level problems (a bad amount, an impossible
+date, a missing required value) send the row to `raw.rejected_rows`; file-level
+problems reject the delivery whole and leave the member's earlier data untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.orgno import clean_org_no
+from pipelines.profiles import REQUIRED_FIELDS, SourceProfile
+from pipelines.sources import DeliveryRejected
+from pipelines.sources.csv_file import CsvHeader, iter_batches, read_header
+
+STAGE = "_stage_spend"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    source_file: str
+    file_sha256: str
+    status: str  # loaded | skipped_duplicate | rejected
+    message: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    amount_loaded: Decimal | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sql_text(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+class _Expressions:
+    """SQL expressions that turn a profile's source columns into the standard fields."""
+
+    def __init__(self, profile: SourceProfile, header: CsvHeader, member_id: str, currency: str):
+        self.profile = profile
+        self.header = header
+        self.member_id = member_id
+        self.default_currency = profile.currency or currency
+
+    def column(self, name: str) -> str:
+        return f"nullif(trim(c{self.header.index(name)}), '')"
+
+    def field(self, name: str) -> str:
+        source = self.profile.fields.get(name)
+        if source is None:
+            return "NULL"
+        if source.constant is not None:
+            return _sql_text(source.constant)
+        return self.column(source.column)
+
+    def art(self) -> str:
+        rule = self.profile.art
+        if rule.column:
+            return self.column(rule.column)
+        if rule.account_start:
+            return (f"nullif(substr({self.field('account')}, {rule.account_start}, "
+                    f"{rule.account_length}), '')")
+        return "NULL"
+
+    def amount_text(self) -> str:
+        csv = self.profile.csv
+        text = self.field("amount_excl_vat")
+        for removed in ([csv.thousands] if csv.thousands else []) + [" ", "\u00a0", "\u202f"]:
+            text = f"replace({text}, {_sql_text(removed)}, '')"
+        if csv.decimal != ".":
+            text = f"replace({text}, {_sql_text(csv.decimal)}, '.')"
+        return text
+
+    def invoice_date(self) -> str:
+        parsed = ", ".join(
+            f"try_strptime({self.field('invoice_date')}, {_sql_text(fmt)})"
+            for fmt in self.profile.csv.date_formats
+        )
+        return f"cast(coalesce({parsed}) as date)"
+
+    def currency(self) -> str:
+        return f"upper(coalesce({self.field('currency')}, {_sql_text(self.default_currency)}))"
+
+    def municipality(self) -> str:
+        return f"coalesce({self.field('municipality_id')}, {_sql_text(self.member_id)})"
+
+    def raw_row(self) -> str:
+        pairs = ", ".join(
+            f"{_sql_text(name)}, c{i}" for i, name in enumerate(self.header.columns)
+        )
+        return f"coalesce(_raw_text, cast(json_object({pairs}) as varchar))"
+
+    def rejection_reason(self) -> str:
+        """The first problem of a row, in words an analyst understands; NULL when none."""
+        checks = ["WHEN _parse_error IS NOT NULL THEN _parse_error"]
+        for name in REQUIRED_FIELDS:
+            checks.append(
+                f"WHEN {self.field(name)} IS NULL THEN "
+                f"{_sql_text('missing required value: ' + self._describe(name))}"
+            )
+        date_formats = " or ".join(self.profile.csv.date_formats)
+        checks += [
+            f"WHEN invoice_date IS NULL THEN 'invoice_date ' || {self._quoted('invoice_date')}"
+            f" || ' is not a valid date ({date_formats})'",
+            "WHEN year(invoice_date) NOT BETWEEN 1990 AND 2100 THEN 'invoice_date ' || "
+            f"{self._quoted('invoice_date')} || ' is not a plausible invoice date'",
+            f"WHEN amount_excl_vat IS NULL THEN 'amount_excl_vat ' || "
+            f"{self._quoted('amount_excl_vat')} || "
+            f"{_sql_text(f' is not a number (decimal separator {self.profile.csv.decimal})')}",
+            "WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN "
+            "'currency ''' || currency || ''' is not a 3-letter currency code'",
+            f"WHEN municipality_id <> {_sql_text(self.member_id)} THEN 'municipality_id ''' || "
+            f"municipality_id || ''' does not match the delivering member "
+            f"{self.member_id}'",
+        ]
+        return "CASE " + " ".join(checks) + " END"
+
+    def _describe(self, name: str) -> str:
+        source = self.profile.fields[name]
+        return f"{name} (column {source.column!r})" if source.column else name
+
+    def _quoted(self, name: str) -> str:
+        return f"'''' || coalesce({self.field(name)}, '') || ''''"
+
+
+def _check_columns(path: Path, profile: SourceProfile, header: CsvHeader) -> None:
+    missing = [c for c in profile.source_columns() if c not in header.columns]
+    if missing:
+        raise DeliveryRejected(
+            f"{path.name}: missing required column {missing[0]!r} "
+            f"(profile {profile.name!r}); the header has: {', '.join(header.columns)}"
+        )
+    duplicated = [c for c in profile.source_columns() if header.columns.count(c) > 1]
+    if duplicated:
+        raise DeliveryRejected(f"{path.name}: column {duplicated[0]!r} appears twice")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile,
+           header: CsvHeader) -> int:
+    columns = ", ".join(f"c{i} VARCHAR" for i in range(len(header.columns)))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
+                "_parse_error VARCHAR, _raw_text VARCHAR)")
+    rows = 0
+    for batch in iter_batches(path, profile.csv, header):
+        con.register("_batch", batch)
+        con.execute(f"INSERT INTO {STAGE} SELECT * FROM _batch")
+        con.unregister("_batch")
+        rows += batch.num_rows
+    if rows == 0:
+        raise DeliveryRejected(f"{path.name}: the file has a header but no data rows")
+    return rows
+
+
+def _stage_org_numbers(con: duckdb.DuckDBPyConnection, expr: _Expressions, country: str) -> None:
+    raw_values = [
+        row[0]
+        for row in con.execute(f"SELECT DISTINCT {expr.field('supplier_org_no')} FROM {STAGE}")
+        .fetchall()
+        if row[0] is not None
+    ]
+    cleaned = [clean_org_no(value, country) for value in raw_values]
+    table = pa.table({
+        "raw": pa.array([c.raw for c in cleaned], pa.string()),
+        "org_no": pa.array([c.compact for c in cleaned], pa.string()),
+        "is_valid": pa.array([c.is_valid for c in cleaned], pa.bool_()),
+        "original": pa.array(raw_values, pa.string()),
+    })
+    con.register("_org_numbers", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _stage_org_numbers AS SELECT * FROM _org_numbers")
+    con.unregister("_org_numbers")
+
+
+def _checked_rows_sql(expr: _Expressions) -> str:
+    return f"""
+        WITH typed AS (
+            SELECT
+                *,
+                {expr.municipality()} AS municipality_id,
+                {expr.invoice_date()} AS invoice_date,
+                try_cast({expr.amount_text()} AS DECIMAL(18, 4)) AS amount_excl_vat,
+                {expr.currency()} AS currency
+            FROM {STAGE}
+        )
+        SELECT *, {expr.rejection_reason()} AS _reason FROM typed
+    """
+
+
+def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, delivery_id: str,
+                     source_file: str, sha: str, loaded_at: datetime, country: str) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
+    con.execute(
+        f"""
+        INSERT INTO raw.spend_lines
+        SELECT
+            ?, s.municipality_id, {expr.field('invoice_id')}, {expr.field('line_no')},
+            s.invoice_date, o.raw, o.org_no, ?, coalesce(o.is_valid, false),
+            {expr.field('supplier_name')}, {expr.field('account')}, {expr.art()},
+            s.amount_excl_vat, s.currency, {expr.field('item_code')},
+            upper({expr.field('item_code_scheme')}), {expr.field('description')},
+            {expr.field('order_ref')}, {expr.field('contract_ref')},
+            ?, s._source_row, ?, ?
+        FROM _stage_checked AS s
+        LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field('supplier_org_no')}
+        WHERE s._reason IS NULL
+        """,
+        [delivery_id, country, source_file, sha, loaded_at],
+    )
+    con.execute(
+        f"""
+        INSERT INTO raw.rejected_rows
+        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _reason, {expr.raw_row()}, ?
+        FROM _stage_checked WHERE _reason IS NOT NULL
+        """,
+        [delivery_id, source_file, loaded_at],
+    )
+
+
+def _already_delivered(con: duckdb.DuckDBPyConnection, member_id: str, sha: str):
+    return con.execute(
+        "SELECT source_file, loaded_at FROM raw.deliveries WHERE municipality_id = ? "
+        "AND file_sha256 = ? AND status = 'loaded' ORDER BY loaded_at LIMIT 1",
+        [member_id, sha],
+    ).fetchone()
+
+
+def _record(con: duckdb.DuckDBPyConnection, member_id: str, profile: SourceProfile,
+            result: DeliveryResult, loaded_at: datetime) -> None:
+    con.execute(
+        """
+        INSERT INTO raw.deliveries
+        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?,
+               (SELECT min(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
+               (SELECT max(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
+               ?, ?, ?
+        """,
+        [result.file_sha256, member_id, result.source_file, result.file_sha256, profile.name,
+         result.rows_read, result.rows_loaded, result.rows_rejected, result.amount_loaded,
+         result.file_sha256, result.file_sha256, result.status, result.message, loaded_at],
+    )
+
+
+def load_spend_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    member_id: str,
+    profile: SourceProfile,
+    cooperation_country: str,
+    cooperation_currency: str,
+) -> DeliveryResult:
+    """Load one delivered file for one member. Idempotent: a file already loaded is skipped."""
+    sha = file_sha256(path)
+    source_file = str(path)
+    loaded_at = datetime.now()
+    earlier = _already_delivered(con, member_id, sha)
+    if earlier:
+        if earlier[0] == source_file:
+            return DeliveryResult(source_file, sha, "skipped_duplicate",
+                                  f"already loaded at {earlier[1]:%Y-%m-%d %H:%M}")
+        result = DeliveryResult(source_file, sha, "skipped_duplicate",
+                                f"same content as {Path(earlier[0]).name}, loaded "
+                                f"{earlier[1]:%Y-%m-%d %H:%M}: not loaded twice")
+        _record(con, member_id, profile, result, loaded_at)
+        return result
+    country = profile.country or cooperation_country
+    con.execute("BEGIN TRANSACTION")
+    try:
+        header = read_header(path, profile.csv)
+        _check_columns(path, profile, header)
+        expr = _Expressions(profile, header, member_id, cooperation_currency)
+        rows_read = _stage(con, path, profile, header)
+        _stage_org_numbers(con, expr, country)
+        _insert_outcomes(con, expr, sha, source_file, sha, loaded_at, country)
+        loaded, amount = con.execute(
+            "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
+            [sha],
+        ).fetchone()
+        rejected = rows_read - loaded
+        result = DeliveryResult(
+            source_file, sha, "loaded",
+            f"{loaded} rows loaded, {rejected} rejected" if rejected else f"{loaded} rows loaded",
+            rows_read, loaded, rejected, amount,
+        )
+        _record(con, member_id, profile, result, loaded_at)
+        con.execute("COMMIT")
+    except DeliveryRejected as problem:
+        con.execute("ROLLBACK")
+        result = DeliveryResult(source_file, sha, "rejected", str(problem))
+        _record(con, member_id, profile, result, loaded_at)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in (STAGE, "_stage_checked", "_stage_org_numbers"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return result

@@ -1,0 +1,152 @@
+"""The DuckDB warehouse: the raw schema the loaders write and dbt reads.
+
+The `raw` schema is the contract between ingestion (Python) and the dbt project:
+dbt's `sources.yml` lists exactly these tables. Amounts are DECIMAL, never float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+AMOUNT = "DECIMAL(18, 4)"
+
+RAW_TABLES: dict[str, str] = {
+    "spend_lines": f"""
+        delivery_id VARCHAR NOT NULL,
+        municipality_id VARCHAR NOT NULL,
+        invoice_id VARCHAR NOT NULL,
+        line_no VARCHAR,
+        invoice_date DATE NOT NULL,
+        supplier_org_no_raw VARCHAR,
+        supplier_org_no VARCHAR,
+        supplier_country VARCHAR,
+        is_supplier_org_no_valid BOOLEAN NOT NULL,
+        supplier_name VARCHAR,
+        account VARCHAR,
+        art VARCHAR,
+        amount_excl_vat {AMOUNT} NOT NULL,
+        currency VARCHAR NOT NULL,
+        item_code VARCHAR,
+        item_code_scheme VARCHAR,
+        description VARCHAR,
+        order_ref VARCHAR,
+        contract_ref VARCHAR,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT NOT NULL,
+        file_sha256 VARCHAR NOT NULL,
+        loaded_at TIMESTAMP NOT NULL
+    """,
+    "rejected_rows": """
+        delivery_id VARCHAR,
+        municipality_id VARCHAR NOT NULL,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT,
+        reason VARCHAR NOT NULL,
+        raw_row VARCHAR,
+        rejected_at TIMESTAMP NOT NULL
+    """,
+    "deliveries": f"""
+        delivery_id VARCHAR NOT NULL,
+        municipality_id VARCHAR NOT NULL,
+        source_file VARCHAR NOT NULL,
+        file_sha256 VARCHAR NOT NULL,
+        profile VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        amount_loaded {AMOUNT},
+        first_invoice_date DATE,
+        last_invoice_date DATE,
+        status VARCHAR NOT NULL,
+        message VARCHAR,
+        loaded_at TIMESTAMP NOT NULL
+    """,
+    "agreements": """
+        agreement_id VARCHAR NOT NULL,
+        agreement_name VARCHAR,
+        scope VARCHAR NOT NULL,
+        valid_from DATE NOT NULL,
+        valid_to DATE NOT NULL,
+        provision_rate DECIMAL(9, 6),
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT NOT NULL
+    """,
+    "agreement_categories": """
+        agreement_id VARCHAR NOT NULL,
+        category_id VARCHAR NOT NULL
+    """,
+    "agreement_suppliers": """
+        agreement_id VARCHAR NOT NULL,
+        supplier_org_no_raw VARCHAR NOT NULL,
+        supplier_org_no VARCHAR,
+        is_supplier_org_no_valid BOOLEAN NOT NULL
+    """,
+    "agreement_participants": """
+        agreement_id VARCHAR NOT NULL,
+        municipality_id VARCHAR NOT NULL
+    """,
+    "municipalities": """
+        municipality_id VARCHAR NOT NULL,
+        municipality_name VARCHAR NOT NULL,
+        population INTEGER,
+        is_host BOOLEAN NOT NULL
+    """,
+    "cooperation": """
+        cooperation_name VARCHAR NOT NULL,
+        country VARCHAR NOT NULL,
+        currency VARCHAR NOT NULL,
+        host_municipality_id VARCHAR NOT NULL,
+        loyalty_target DECIMAL(9, 6),
+        coverage_target DECIMAL(9, 6)
+    """,
+    "taxonomy": """
+        category_id VARCHAR NOT NULL,
+        category_name VARCHAR NOT NULL,
+        parent_id VARCHAR
+    """,
+    "classification_rules": """
+        rule_type VARCHAR NOT NULL,
+        pattern VARCHAR NOT NULL,
+        category_id VARCHAR NOT NULL
+    """,
+    "exchange_rates": """
+        currency VARCHAR NOT NULL,
+        month VARCHAR NOT NULL,
+        rate_to_base DECIMAL(18, 8) NOT NULL
+    """,
+    "excluded_suppliers": """
+        supplier_org_no_raw VARCHAR NOT NULL,
+        supplier_org_no VARCHAR,
+        reason VARCHAR
+    """,
+    "kostra_arts": """
+        art VARCHAR NOT NULL,
+        art_name VARCHAR NOT NULL,
+        is_influenceable BOOLEAN NOT NULL
+    """,
+}
+
+# Tables that belong to one municipality's deliveries; the rest are replaced whole.
+DELIVERY_TABLES = ("spend_lines", "rejected_rows", "deliveries")
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for table, columns in RAW_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection: open, use, close. Never hold the warehouse open."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
