@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 SERVE ?= 1
 DEMO_LINES ?= 300000
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ lint: install
 	$(BIN)/ruff check pipelines dashboards tests
 	$(BIN)/ruff format --check pipelines dashboards tests
 	$(BIN)/sqlfluff lint dbt_project/models
+
+# Wall time and peak memory of the generator and of `samkjop run` at BENCH_LINES lines.
+BENCH_LINES ?= 5000000
+BENCH_DIR ?= /tmp/samkjop-bench
+bench: install
+	rm -rf $(BENCH_DIR)
+	$(BIN)/python -m tests.benchmarks.measure -- $(BIN)/samkjop demo --out $(BENCH_DIR) --lines $(BENCH_LINES)
+	$(BIN)/python -m tests.benchmarks.measure -- $(BIN)/samkjop run --config $(BENCH_DIR)/cooperation.yml
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) dbt_project/target dbt_project/logs

@@ -7,6 +7,7 @@ Exit codes of `run`: 0 all deliveries loaded, 2 some delivery was rejected as a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def _dagster_instance(cooperation: Cooperation):
         settings.write_text(
             "# One writer at a time: DuckDB allows one writing process.\n"
             "concurrency:\n  pools:\n    default_limit: 1\n"
-            "run_queue:\n  max_concurrent_runs: 1\n"
+            "  runs:\n    max_concurrent_runs: 1\n"
             "telemetry:\n  enabled: false\n",
             encoding="utf-8",
         )
@@ -68,23 +69,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
     _say("Loading definitions (dbt parse)…")
     defs = build_definitions(cooperation)
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    log_path = cooperation.state_dir / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     failed = False
     for member_id in args.municipality or cooperation.member_ids:
         member = cooperation.member(member_id)
         clock = time.monotonic()
-        result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            partition_key=member_id, instance=instance, raise_on_error=False, run_config=quiet)
+        result = _execute(defs.resolve_job_def(INGEST_JOB), instance, log_path,
+                          partition_key=member_id)
         failed |= not result.success
         _say(f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
              f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}")
     _say("Building reference data, agreements, dbt models and tests, then publishing…")
     clock = time.monotonic()
-    result = defs.resolve_job_def(BUILD_JOB).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=quiet)
+    result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path)
     if not result.success:
         _say(_failure_summary(result))
-        return _error(f"the run failed; see the run in `samkjop ui --config {args.config}`")
+        return _error(f"the run failed; details in {log_path} and in "
+                      f"`samkjop ui --config {args.config}`")
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
     _print_kpis(cooperation)
     rejected = _rejected_deliveries(cooperation, started)
@@ -95,6 +97,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failed:
         return _error("some member's ingestion run failed")
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def _execute(job, instance, log_path: Path, **kwargs):
+    """Run a job of the code location in this process; its own output goes to the log file."""
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        return job.execute_in_process(instance=instance, raise_on_error=False,
+                                      run_config=quiet, **kwargs)
 
 
 def _failure_summary(result) -> str:
@@ -312,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(error))
     except KeyboardInterrupt:
         return _error("interrupted")
+    except Exception as error:  # an unexpected failure: one line, the trace only on request
+        if os.environ.get("SAMKJOP_DEBUG"):
+            raise
+        return _error(f"{type(error).__name__}: {error} (set SAMKJOP_DEBUG=1 for the trace)")
 
 
 if __name__ == "__main__":

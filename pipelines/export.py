@@ -87,7 +87,8 @@ def _escaped(path: Path) -> str:
 def _bind(sql: str, params: list) -> str:
     """COPY takes no parameters: inline the (validated) values as SQL literals."""
     for value in params:
-        literal = str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
+        text = str(value).replace("'", "''")
+        literal = text if isinstance(value, int) else f"'{text}'"
         sql = sql.replace("?", literal, 1)
     return sql
 

@@ -12,27 +12,12 @@ from typing import Any
 
 import yaml
 
+from pipelines.contracts import column_names, required_names
 from pipelines.settings import COUNTRIES, PROFILES_DIR
 from pipelines.yaml_loader import load_yaml
 
-SPEND_FIELDS = (
-    "municipality_id",
-    "invoice_id",
-    "line_no",
-    "invoice_date",
-    "supplier_org_no",
-    "supplier_name",
-    "account",
-    "art",
-    "amount_excl_vat",
-    "currency",
-    "item_code",
-    "item_code_scheme",
-    "description",
-    "order_ref",
-    "contract_ref",
-)
-REQUIRED_FIELDS = ("invoice_id", "invoice_date", "amount_excl_vat")
+SPEND_FIELDS = column_names("spend")
+REQUIRED_FIELDS = required_names("spend")
 FORMATS = ("csv",)
 
 _PROFILE_KEYS = {"profile", "description", "format", "csv", "country", "currency", "fields", "art"}

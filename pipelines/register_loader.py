@@ -17,21 +17,12 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.contracts import column_names
 from pipelines.orgno import clean_org_no
 from pipelines.settings import Cooperation
 
-SCOPES = ("national", "cooperation", "local")
+SCOPES = ("national", "cooperation", "local")  # as in agreements.odcs.yaml
 RULE_TYPES = ("item_code", "supplier", "art")
-AGREEMENT_COLUMNS = ("agreement_id", "agreement_name", "scope", "category_ids",
-                     "supplier_org_nos", "participants", "valid_from", "valid_to",
-                     "provision_rate")
-REFERENCE_COLUMNS = {
-    "taxonomy": ("category_id", "category_name", "parent_id"),
-    "classification_rules": ("rule_type", "pattern", "category_id"),
-    "exchange_rates": ("currency", "month", "rate_to_base"),
-    "excluded_suppliers": ("supplier_org_no", "reason"),
-    "kostra_arts": ("art", "art_name", "is_influenceable"),
-}
 
 
 class RegisterError(Exception):
@@ -126,7 +117,7 @@ def read_agreements(cooperation: Cooperation) -> AgreementTables:
             raise RegisterError(f"{source.where}.profile: agreement registers support only "
                                 f"the 'canonical' profile, not {source.profile!r}")
         for path in source.files():
-            for row in read_rows(path, AGREEMENT_COLUMNS):
+            for row in read_rows(path, column_names("agreements")):
                 _read_agreement(row, cooperation, members, seen, tables)
     return tables
 
@@ -229,7 +220,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> 
     counts: dict[str, int] = {}
     for dataset, convert in _REFERENCE_READERS.items():
         path = cooperation.reference_file(dataset)
-        rows = [convert(row, cooperation) for row in read_rows(path, REFERENCE_COLUMNS[dataset])]
+        rows = [convert(row, cooperation) for row in read_rows(path, column_names(dataset))]
         _replace(con, dataset, rows)
         counts[dataset] = len(rows)
     _replace(con, "municipalities", [

@@ -1,6 +1,5 @@
 """Ingestion assets: each member's spend deliveries, the agreement register, reference data."""
 
-from __future__ import annotations
 
 import time
 
@@ -10,10 +9,13 @@ from pipelines.profiles import ProfileError, load_profile
 from pipelines.register_loader import load_agreements, load_reference
 from pipelines.settings import Cooperation
 from pipelines.spend_loader import DeliveryResult, file_sha256, load_spend_file
-from pipelines.warehouse import connect, create_raw_schema
+from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw_schema
 
 INGEST_GROUP = "ingest"
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time: DuckDB allows one writing process
+AGREEMENT_TABLES = ("agreements", "agreement_categories", "agreement_suppliers",
+                    "agreement_participants")
+REFERENCE_TABLES = tuple(t for t in RAW_TABLES if t not in DELIVERY_TABLES + AGREEMENT_TABLES)
 
 
 def member_partitions(cooperation: Cooperation) -> dg.StaticPartitionsDefinition:
@@ -63,19 +65,26 @@ def _record_profile_rejections(con, member_id: str, profile: str,
         )
 
 
+def _specs(tables: tuple[str, ...], description: str) -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(["raw", table], group_name=INGEST_GROUP, kinds={"duckdb", "python"},
+                     description=f"raw.{table}: {description}")
+        for table in tables
+    ]
+
+
 def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
-    @dg.asset(
+    @dg.multi_asset(
+        name="member_spend",
+        specs=_specs(DELIVERY_TABLES, "one member's spend deliveries, each file loaded with "
+                     "lineage or rejected with its reason"),
         partitions_def=member_partitions(cooperation),
-        group_name=INGEST_GROUP,
-        kinds={"duckdb", "python"},
         pool=WAREHOUSE_POOL,
-        description="One member's spend deliveries (paid invoices, ledger postings), each file "
-        "loaded into raw.spend_lines with lineage, or rejected with its reason.",
     )
-    def member_spend(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def member_spend(context: dg.AssetExecutionContext):
         results = load_member_deliveries(cooperation, context.partition_key, context.log)
         statuses = [r.status for r in results]
-        return dg.MaterializeResult(metadata={
+        summary = {
             "deliveries": len(results),
             "loaded": statuses.count("loaded"),
             "skipped_duplicate": statuses.count("skipped_duplicate"),
@@ -85,38 +94,42 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
             "rejected_deliveries": dg.MetadataValue.md(
                 "\n".join(f"- {r.message}" for r in results if r.status == "rejected") or "none"
             ),
-        })
+        }
+        for table in DELIVERY_TABLES:
+            yield dg.MaterializeResult(asset_key=["raw", table], metadata=summary)
 
-    @dg.asset(
-        group_name=INGEST_GROUP,
-        kinds={"duckdb", "python"},
+    @dg.multi_asset(
+        name="agreement_register",
+        specs=_specs(AGREEMENT_TABLES, "the cooperation's register of framework agreements"),
         pool=WAREHOUSE_POOL,
-        description="The cooperation's register of framework agreements (raw.agreements and "
-        "its category, supplier and participant lists).",
     )
-    def agreement_register(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def agreement_register(context: dg.AssetExecutionContext):
         with connect(cooperation.warehouse) as con:
             create_raw_schema(con)
             tables = load_agreements(con, cooperation)
         for problem in tables.invalid_supplier_numbers:
             context.log.warning(f"agreement supplier with an invalid organisation number: "
                                 f"{problem} (it can never match a spend line)")
-        return dg.MaterializeResult(metadata={
-            "agreements": len(tables.agreements),
-            "invalid_supplier_numbers": len(tables.invalid_supplier_numbers),
-        })
+        counts = {"agreements": len(tables.agreements), "agreement_categories":
+                  len(tables.categories), "agreement_suppliers": len(tables.suppliers),
+                  "agreement_participants": len(tables.participants)}
+        for table in AGREEMENT_TABLES:
+            yield dg.MaterializeResult(asset_key=["raw", table], metadata={
+                "rows": counts[table],
+                "invalid_supplier_numbers": len(tables.invalid_supplier_numbers)})
 
-    @dg.asset(
-        group_name=INGEST_GROUP,
-        kinds={"duckdb", "python"},
+    @dg.multi_asset(
+        name="reference_data",
+        specs=_specs(REFERENCE_TABLES, "reference data from the configured file or the "
+                     "shipped default, and the member list from cooperation.yml"),
         pool=WAREHOUSE_POOL,
-        description="Reference data: taxonomy, classification rules, exchange rates, excluded "
-        "suppliers, KOSTRA arts, and the member list from cooperation.yml.",
     )
-    def reference_data() -> dg.MaterializeResult:
+    def reference_data():
         with connect(cooperation.warehouse) as con:
             create_raw_schema(con)
             counts = load_reference(con, cooperation)
-        return dg.MaterializeResult(metadata={f"{k}_rows": v for k, v in counts.items()})
+        for table in REFERENCE_TABLES:
+            yield dg.MaterializeResult(asset_key=["raw", table],
+                                       metadata={"rows": counts.get(table, 1)})
 
     return [member_spend, agreement_register, reference_data]

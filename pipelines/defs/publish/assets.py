@@ -1,6 +1,5 @@
 """Publish the finished marts as the read-only snapshot the dashboards and exports read."""
 
-from __future__ import annotations
 
 import dagster as dg
 

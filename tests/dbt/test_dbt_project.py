@@ -1,0 +1,298 @@
+"""Builds the dbt project (`dbt build`: models, unit tests and data tests) against a
+small, realistic warehouse in tmp_path and checks a few numbers of the marts.
+
+The metric rules themselves are pinned by the dbt unit tests in the models' YAML;
+this test proves the project builds end to end and that they ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.warehouse import create_raw_schema
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_PROJECT = REPO / "dbt_project"
+LOADED_AT = datetime(2024, 8, 1, 12, 0, 0)
+
+STJORDAL, SELBU, TYDAL = "5035", "5032", "5033"
+S1, S2, S3, S4 = "911111111", "922222222", "933333333", "944444444"
+S_OFF, S_EXCLUDED = "955555555", "964982953"
+
+# (municipality, delivery, row, invoice_date, supplier_org_no, is_valid, name, art,
+#  amount_excl_vat, currency, item_code)
+SPEND_LINES = [
+    # Stjørdal: office supplies on the shared agreement (CPV prefix 3019 -> OFFICE)
+    (STJORDAL, "D1", 2, date(2024, 3, 1), S1, True, "Kontor AS", "120", "1000", "NOK", "30192000-1"),
+    # ... from a supplier outside the agreement: covered, off-agreement
+    (STJORDAL, "D1", 3, date(2024, 3, 2), S_OFF, True, "Butikken  AS", "120", "500", "NOK", "30197600"),
+    # credit note on the agreement: counts as it is
+    (STJORDAL, "D1", 4, date(2024, 3, 5), S1, True, "Kontor AS", "120", "-200", "NOK", "30192000"),
+    # payroll: not influenceable
+    (STJORDAL, "D1", 5, date(2024, 3, 5), None, False, "Lønn", "010", "10000", "NOK", None),
+    # unknown art
+    (STJORDAL, "D1", 6, date(2024, 3, 6), S1, True, "Kontor AS", None, "300", "NOK", None),
+    # excluded supplier (another municipality): not influenceable
+    (STJORDAL, "D1", 7, date(2024, 3, 7), S_EXCLUDED, True, "Nabokommunen", "120", "700", "NOK", None),
+    # invalid organisation number: covered but never on-agreement
+    (STJORDAL, "D1", 8, date(2024, 3, 8), None, False, "Kontor AS", "120", "250", "NOK", "3019"),
+    # the day after the shared agreement ended: not covered
+    (STJORDAL, "D1", 9, date(2024, 7, 1), S1, True, "Kontor AS", "120", "600", "NOK", "30192000"),
+    # food by supplier rule, national agreement for Stjørdal only
+    (STJORDAL, "D1", 10, date(2024, 4, 2), S4, True, "Mat AS", "230", "800", "NOK", None),
+    # unclassified line from a supplier that holds an agreement: supplier loyalty
+    (STJORDAL, "D1", 11, date(2024, 3, 9), S1, True, "Kontor AS", "270", "150", "NOK", None),
+    # Selbu: office by art rule; covered by the shared ('*') and its local agreement
+    (SELBU, "D2", 2, date(2024, 2, 1), S3, True, "Lokal Kontor AS", "120", "400", "NOK", None),
+    # Selbu buys food: national agreement is Stjørdal's only -> not covered
+    (SELBU, "D2", 3, date(2024, 2, 2), S4, True, "Mat AS", "230", "90", "NOK", None),
+    # Tydal: a PC in EUR; longest prefix 30213 (IT-PC) beats 302 (IT)
+    (TYDAL, "D3", 2, date(2024, 1, 15), S2, True, "PC Norge AS", "120", "100", "EUR", "30213100"),
+    # Tydal: EUR with no rate for 2024-02 -> rejected
+    (TYDAL, "D3", 3, date(2024, 2, 10), S2, True, "PC Norge AS", "120", "50", "EUR", "30213100"),
+]
+
+
+def _seed(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        create_raw_schema(con)
+        ins = con.executemany
+        ins(
+            "insert into raw.municipalities values (?, ?, ?, ?)",
+            [
+                (STJORDAL, "Stjørdal", 24050, True),
+                (SELBU, "Selbu", 4096, False),
+                (TYDAL, "Tydal", 807, False),
+            ],
+        )
+        con.execute(
+            "insert into raw.cooperation values "
+            "('Værnesregionen Innkjøp', 'NO', 'NOK', '5035', 0.8, 0.7)"
+        )
+        ins(
+            "insert into raw.taxonomy values (?, ?, ?)",
+            [
+                ("OFFICE", "Kontorrekvisita", None),
+                ("IT", "IT-utstyr", None),
+                ("IT-PC", "PC-er", "IT"),
+                ("FOOD", "Matvarer", None),
+            ],
+        )
+        ins(
+            "insert into raw.classification_rules values (?, ?, ?)",
+            [
+                ("item_code", "3019", "OFFICE"),
+                ("item_code", "302", "IT"),
+                ("item_code", "30213", "IT-PC"),
+                ("supplier", S4, "FOOD"),
+                ("art", "120", "OFFICE"),
+                ("art", "230", "OFFICE"),  # the supplier rule for S4 wins
+            ],
+        )
+        ins(
+            "insert into raw.kostra_arts values (?, ?, ?)",
+            [
+                ("010", "Fastlønn", False),
+                ("120", "Annet forbruksmateriell", True),
+                ("230", "Vedlikehold", True),
+                ("270", "Konsulenttjenester", True),
+            ],
+        )
+        con.execute(
+            f"insert into raw.excluded_suppliers values ('{S_EXCLUDED}', '{S_EXCLUDED}', 'kommune')"
+        )
+        con.execute("insert into raw.exchange_rates values ('EUR', '2024-01', 11.5)")
+        ins(
+            "insert into raw.agreements values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("A1", "Kontor og PC", "cooperation", date(2024, 1, 1), date(2024, 6, 30),
+                 None, "avtaler.xlsx", 2),
+                ("A2", "Selbu kontor", "local", date(2024, 1, 1), date(2024, 12, 31),
+                 None, "avtaler.xlsx", 3),
+                ("A3", "Mat (SKI)", "national", date(2023, 1, 1), date(2025, 12, 31),
+                 Decimal("0.0225"), "avtaler.xlsx", 4),
+            ],
+        )
+        ins(
+            "insert into raw.agreement_categories values (?, ?)",
+            [("A1", "OFFICE"), ("A1", "IT-PC"), ("A2", "OFFICE"), ("A3", "FOOD")],
+        )
+        ins(
+            "insert into raw.agreement_suppliers values (?, ?, ?, ?)",
+            [
+                ("A1", S1, S1, True),
+                ("A1", S2, S2, True),
+                ("A2", S3, S3, True),
+                ("A3", S4, S4, True),
+                ("A3", "NO 123 MVA", None, False),
+            ],
+        )
+        ins(
+            "insert into raw.agreement_participants values (?, ?)",
+            [("A1", "*"), ("A2", SELBU), ("A3", STJORDAL)],
+        )
+        rows = []
+        for m, d, r, dt, org, valid, name, art, amount, cur, item in SPEND_LINES:
+            rows.append(
+                (d, m, f"INV-{d}-{r}", "1", dt, org or "123", org, "NO", valid, name,
+                 f"1{art or '000'}00", art, Decimal(amount), cur, item,
+                 "CPV" if item else None, "line", None, None, f"{d}.csv", r, "sha-" + d,
+                 LOADED_AT)
+            )
+        ins(
+            "insert into raw.spend_lines values "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        con.execute(
+            "insert into raw.rejected_rows values "
+            "('D1', '5035', 'D1.csv', 12, 'invalid invoice date: 2024-13-01', "
+            "'INV-12;2024-13-01;99', ?)",
+            [LOADED_AT],
+        )
+        counts = {"D1": (10, 1), "D2": (2, 0), "D3": (2, 0)}
+        for d, m in (("D1", STJORDAL), ("D2", SELBU), ("D3", TYDAL)):
+            loaded, rejected = counts[d]
+            con.execute(
+                "insert into raw.deliveries values "
+                "(?, ?, ?, ?, 'visma_csv', ?, ?, ?, null, null, null, 'loaded', null, ?)",
+                [d, m, f"{d}.csv", "sha-" + d, loaded + rejected, loaded, rejected, LOADED_AT],
+            )
+    finally:
+        con.close()
+
+
+def _dbt(args: list[str], warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SAMKJOP_WAREHOUSE": str(warehouse),
+        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    dbt = Path(sys.executable).parent / "dbt"
+    return subprocess.run(
+        [
+            str(dbt),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    tmp_path = tmp_path_factory.mktemp("dbt")
+    warehouse = tmp_path / "warehouse.duckdb"
+    _seed(warehouse)
+    result = _dbt(["build"], warehouse, tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    run_results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())
+    return warehouse, run_results
+
+
+def _query(warehouse: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.xdist_group("dbt")
+def test_build_ran_unit_and_data_tests(built: tuple[Path, dict]) -> None:
+    _, run_results = built
+    by_type: dict[str, list[str]] = {}
+    for result in run_results["results"]:
+        kind = result["unique_id"].split(".")[0]
+        by_type.setdefault(kind, []).append(result["status"])
+    assert len(by_type.get("unit_test", [])) >= 20
+    assert set(by_type["unit_test"]) == {"pass"}
+    assert set(by_type["model"]) == {"success"}
+    assert set(by_type["test"]) <= {"pass", "warn"}
+
+
+@pytest.mark.xdist_group("dbt")
+def test_fct_spend_lines(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = dict(
+        _query(
+            warehouse,
+            "select spend_line_id, (category_id, classification_rule_type, is_covered,"
+            " is_on_agreement, amount) from marts.fct_spend_lines",
+        )
+    )
+    assert len(rows) == len(SPEND_LINES) - 1  # one EUR line has no rate
+    assert rows["D3-2"] == ("IT-PC", "item_code", True, True, Decimal("1150.0000"))
+    assert rows["D1-8"] == ("OFFICE", "item_code", True, False, Decimal("250.0000"))
+    assert rows["D1-9"] == ("OFFICE", "item_code", False, False, Decimal("600.0000"))
+    assert rows["D2-2"] == ("OFFICE", "art", True, True, Decimal("400.0000"))
+    assert rows["D1-10"] == ("FOOD", "supplier", True, True, Decimal("800.0000"))
+    assert rows["D1-5"] == (None, None, False, False, Decimal("10000.0000"))
+
+
+@pytest.mark.xdist_group("dbt")
+def test_kpis(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    kpis = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select municipality_id, total_spend, influenceable_spend, covered_spend,"
+            " on_agreement_spend, coverage, loyalty, supplier_loyalty"
+            " from marts.municipality_kpis where year = 2024",
+        )
+    }
+    # Stjørdal: influenceable 1000 + 500 - 200 + 250 + 600 + 800 + 150 = 3100;
+    # covered 1000 + 500 - 200 + 250 + 800 = 2350; on-agreement 1000 - 200 + 800 = 1600
+    total, influenceable, covered, on_agreement, coverage, loyalty, supplier_loyalty = kpis[
+        STJORDAL
+    ]
+    assert total == Decimal("13400.0000")
+    assert (influenceable, covered, on_agreement) == (
+        Decimal("3100.0000"),
+        Decimal("2350.0000"),
+        Decimal("1600.0000"),
+    )
+    assert coverage == pytest.approx(2350 / 3100)
+    assert loyalty == pytest.approx(1600 / 2350)
+    # S1 lines while A1 runs (1000 - 200 + 150) plus S4 (800)
+    assert supplier_loyalty == pytest.approx(1750 / 3100)
+    # the cooperation's ratio is computed from summed amounts
+    _, all_influenceable, all_covered, *_ = kpis["ALL"]
+    assert kpis["ALL"][4] == pytest.approx(float(all_covered) / float(all_influenceable))
+
+
+@pytest.mark.xdist_group("dbt")
+def test_reconciliation_and_rejections(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    recon = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select delivery_id, rows_read, rows_loaded, rows_rejected, amount_loaded"
+            " from marts.delivery_reconciliation",
+        )
+    }
+    assert recon["D3"] == (2, 1, 1, Decimal("1150.0000"))
+    assert recon["D1"][:3] == (11, 10, 1)
+    reasons = sorted(r[0] for r in _query(warehouse, "select reason from marts.rejected_rows"))
+    assert reasons == ["invalid invoice date: 2024-13-01", "no exchange rate for EUR 2024-02"]

@@ -1,0 +1,169 @@
+"""`samkjop run` end to end, checked against an independent computation of BRIEF §4."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.demo import generate_demo
+from tests.conftest import write_innherred
+from tests.oracle import Oracle
+
+AMOUNT_TOLERANCE = Decimal("0.01")
+AMOUNTS = ("total_spend", "influenceable_spend", "covered_spend", "on_agreement_spend",
+           "off_agreement_spend", "shared_covered_spend", "shared_on_agreement_spend",
+           "unclassified_spend")
+RATIOS = ("coverage", "loyalty", "shared_coverage", "shared_loyalty", "supplier_loyalty")
+
+
+def samkjop(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args],
+                          capture_output=True, text=True, timeout=900)
+
+
+def _rows(snapshot: Path, sql: str) -> list[dict]:
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        result = con.execute(sql)
+        names = [c[0] for c in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    finally:
+        con.close()
+
+
+def _assert_same(actual: dict, expected: dict, columns: tuple[str, ...], key) -> None:
+    for column in columns:
+        want, got = expected.get(column), actual[column]
+        if column in RATIOS or column in ("coverage", "loyalty"):
+            if want is None:
+                assert got is None, f"{key} {column}: expected undefined (NULL), got {got}"
+            else:
+                assert got == pytest.approx(want, abs=1e-9), f"{key} {column}"
+        else:
+            assert abs(Decimal(str(got or 0)) - (want or Decimal(0))) <= AMOUNT_TOLERANCE, (
+                f"{key} {column}: warehouse {got}, independent {want}")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo")
+    config = generate_demo(out, seed=7, lines=20_000)
+    return config, samkjop("run", "--config", str(config))
+
+
+@pytest.fixture(scope="module")
+def innherred_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    config = write_innherred(tmp_path_factory.mktemp("innherred"))
+    return config, samkjop("run", "--config", str(config))
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_demo_run_succeeds_and_prints_kpis(demo_run):
+    config, result = demo_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Key figures" in result.stdout
+    for member in ("5035 Stjørdal", "5032 Selbu", "5026 Holtålen", "ALL"):
+        assert member in result.stdout
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_demo_kpis_match_an_independent_computation(demo_run):
+    config, result = demo_run
+    assert result.returncode == 0, result.stderr
+    _check_against_oracle(config)
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_demo_reconciles_every_row(demo_run):
+    config, _ = demo_run
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    deliveries = _rows(snapshot, "SELECT * FROM marts.delivery_reconciliation")
+    assert deliveries and all(d["status"] == "loaded" for d in deliveries)
+    for d in deliveries:
+        assert d["rows_read"] == d["rows_loaded"] + d["rows_rejected"]
+        with open(d["source_file"], "rb") as handle:
+            records = sum(1 for line in handle if line.strip()) - 1
+        assert d["rows_read"] == records, d["source_file"]
+    lines = _rows(snapshot, "SELECT count(*) AS n FROM marts.fct_spend_lines")[0]["n"]
+    rejected = _rows(snapshot, "SELECT count(*) AS n FROM marts.rejected_rows")[0]["n"]
+    assert lines + rejected == sum(d["rows_read"] for d in deliveries)
+    assert rejected > 0  # the demo leaves one month of a currency without a rate
+
+
+@pytest.mark.xdist_group("demo_run")
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_export_every_table(demo_run, tmp_path, fmt):
+    config, _ = demo_run
+    for table in ("municipality_kpis", "category_kpis", "rejected_rows",
+                  "delivery_reconciliation"):
+        result = samkjop("export", table, "--config", str(config), "--format", fmt,
+                         "--out", str(tmp_path), "--municipality", "5035", "--year", "2025")
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / f"{table}.{fmt}").stat().st_size > 0
+    if fmt == "csv":
+        with open(tmp_path / "municipality_kpis.csv", newline="") as handle:
+            (row,) = list(csv.DictReader(handle))
+        assert (row["municipality_id"], row["year"]) == ("5035", "2025")
+        assert 0 < float(row["loyalty"]) <= 1
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_export_spend_lines_and_status(demo_run, tmp_path):
+    config, _ = demo_run
+    result = samkjop("export", "spend_lines", "--config", str(config), "--format", "parquet",
+                     "--out", str(tmp_path), "--year", "2024")
+    assert result.returncode == 0, result.stderr
+    years = duckdb.sql(f"SELECT DISTINCT year FROM '{tmp_path / 'spend_lines.parquet'}'").fetchall()
+    assert years == [(2024,)]
+    status = samkjop("status", "--config", str(config))
+    assert status.returncode == 0 and "5034 Meråker" in status.stdout and "loaded" in status.stdout
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_export_errors_are_messages_not_tracebacks(demo_run, tmp_path):
+    config, _ = demo_run
+    result = samkjop("export", "municipality_kpis", "--config", str(config), "--out",
+                     str(tmp_path), "--municipality", "9999")
+    assert result.returncode == 1
+    assert "--municipality '9999' is not a member" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.xdist_group("innherred_run")
+def test_a_cooperation_in_the_standard_format_gives_the_brief_numbers(innherred_run):
+    config, result = innherred_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    _check_against_oracle(config)
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    (kpis,) = _rows(snapshot, "SELECT * FROM marts.municipality_kpis "
+                              "WHERE municipality_id = '5037' AND year = 2024")
+    # 1000 - 100 (credit note) on A1's supplier; 200.50 EUR × 11.50; 300 on A2; payroll excluded
+    assert kpis["total_spend"] == Decimal("8505.75")
+    assert kpis["influenceable_spend"] == Decimal("3505.75")
+    assert kpis["covered_spend"] == Decimal("1200")  # F1 (A1, via CPV 302) + F3 (A2 from June)
+    assert kpis["on_agreement_spend"] == Decimal("1200")
+
+
+def _check_against_oracle(config: Path) -> None:
+    oracle = Oracle(config)
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    expected = oracle.municipality_kpis()
+    actual = {(r["municipality_id"], r["year"]): r
+              for r in _rows(snapshot, "SELECT * FROM marts.municipality_kpis")}
+    assert set(actual) == set(expected)
+    for key, row in actual.items():
+        _assert_same(row, expected[key], AMOUNTS + RATIOS, key)
+    expected_categories = oracle.category_kpis()
+    actual_categories = {(r["municipality_id"], r["year"], r["category_id"]): r
+                         for r in _rows(snapshot, "SELECT * FROM marts.category_kpis")}
+    assert set(actual_categories) == set(expected_categories)
+    for key, row in actual_categories.items():
+        _assert_same(row, expected_categories[key],
+                     ("influenceable_spend", "covered_spend", "on_agreement_spend", "coverage",
+                      "loyalty"), key)

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import ConfigError, load_config
+from tests.conftest import CONFIG, write
+
+
+def test_the_issue_example_is_accepted_as_written(innherred: Path):
+    cooperation = load_config(innherred)
+    assert cooperation.name == "Innherred innkjøp"
+    assert cooperation.country == "NO"  # not YAML 1.1's false
+    assert cooperation.currency == "NOK"
+    assert cooperation.host == "5037"
+    assert cooperation.loyalty_target == 0.8
+    assert cooperation.warehouse == innherred.parent / "warehouse" / "samkjop.duckdb"
+    assert cooperation.reference["taxonomy"] == (innherred.parent / "taxonomy.csv").resolve()
+    (member,) = cooperation.members
+    assert (member.id, member.name, member.population) == ("5037", "Levanger", 20500)
+    assert member.spend[0].files() == [innherred.parent / "spend_5037.csv"]
+    assert cooperation.thresholds == (100_000, 1_300_000, 2_300_000)
+
+
+def test_reference_defaults_apply_when_not_configured(innherred: Path):
+    text = CONFIG.replace("  taxonomy: taxonomy.csv\n", "")
+    cooperation = load_config(write(innherred, text))
+    assert cooperation.reference_file("taxonomy").name == "taxonomy.csv"
+    assert "reference_defaults" in str(cooperation.reference_file("taxonomy"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("municipalities:", "municipalites:", "top level: unknown key 'municipalites'"),
+        ("  host: \"5037\"", "  host: \"9999\"", "cooperation.host: '9999' is not the id"),
+        ("loyalty: 0.8", "loyalty: 80", "cooperation.targets.loyalty: 80 must be a fraction"),
+        ("  country: NO", "  country: XX", "cooperation.country: 'XX' is not valid"),
+        ("  currency: NOK", "  currency: kroner", "cooperation.currency: 'kroner' is not valid"),
+        ("population: 20500", "population: many", "municipalities[0].population"),
+        ("path: spend_5037.csv", "path: missing.csv",
+         "municipalities[0].spend[0].path: file not found"),
+        ("  taxonomy: taxonomy.csv", "  taxonomy: nowhere.csv", "reference.taxonomy: file not"),
+        ("  taxonomy: taxonomy.csv", "  colours: c.csv", "reference: unknown key 'colours'"),
+        ("    profile: canonical\nmunicipalities", "municipalities",
+         "agreements[0]: required key 'profile' is missing"),
+    ],
+)
+def test_bad_configuration_names_the_key(innherred: Path, old: str, new: str, message: str):
+    assert old in CONFIG
+    write(innherred, CONFIG.replace(old, new, 1))
+    with pytest.raises(ConfigError) as error:
+        load_config(innherred)
+    assert message in str(error.value)
+    assert str(innherred) in str(error.value)
+
+
+def test_missing_config_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.yml")
+
+
+def test_glob_matching_nothing_is_a_member_without_deliveries(innherred: Path):
+    write(innherred, CONFIG.replace("path: spend_5037.csv", "path: spend/5037/*.csv"))
+    assert load_config(innherred).members[0].spend[0].files() == []

@@ -1,0 +1,170 @@
+"""The spend loader: every delivered row loaded or rejected with a reason; sums reconcile."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.profiles import ProfileError, load_profile
+from pipelines.spend_loader import load_spend_file
+from pipelines.warehouse import create_raw_schema
+from tests.conftest import CANONICAL_HEADER, write
+
+ERP_PROFILE = """
+profile: test-erp
+format: csv
+csv:
+  encoding: cp1252
+  delimiter: ";"
+  decimal: ","
+  thousands: " "
+  date_formats: ["%d.%m.%Y"]
+country: NO
+currency: NOK
+fields:
+  invoice_id: {column: Bilagsnr}
+  line_no: {column: Linje}
+  invoice_date: {column: Fakturadato}
+  supplier_org_no: {column: Orgnr}
+  supplier_name: {column: Leverandør}
+  account: {column: Konto}
+  amount_excl_vat: {column: Beløp eks mva}
+art:
+  from_account: {start: 2, length: 3}
+"""
+ERP_HEADER = "Bilagsnr;Linje;Fakturadato;Orgnr;Leverandør;Konto;Beløp eks mva"
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    create_raw_schema(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def erp(tmp_path: Path):
+    return load_profile("erp.yaml", write(tmp_path / "erp.yaml", ERP_PROFILE).parent)
+
+
+def _load(con, path: Path, profile, member: str = "5032"):
+    return load_spend_file(con, path, member, profile, "NO", "NOK")
+
+
+def _erp_file(tmp_path: Path, body: str, name: str = "d.csv", bom: bool = False) -> Path:
+    path = tmp_path / name
+    text = ERP_HEADER + "\r\n" + body
+    data = text.encode("cp1252")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def test_erp_dialect_decimal_comma_thousands_quotes_and_art_from_account(con, tmp_path, erp):
+    path = _erp_file(tmp_path, (
+        '1;1;01.02.2024;NO 923 609 016 MVA;"Bøker; og papir AS";411500;1 234,50\r\n'
+        '2;1;02.02.2024;12345;"Linje\nmed linjeskift";412000;-5,25\r\n'
+    ))
+    result = _load(con, path, erp)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == (
+        "loaded", 2, 2, 0)
+    rows = con.execute(
+        "SELECT supplier_name, supplier_org_no, is_supplier_org_no_valid, art, amount_excl_vat "
+        "FROM raw.spend_lines ORDER BY source_row").fetchall()
+    assert rows == [
+        ("Bøker; og papir AS", "923609016", True, "115", Decimal("1234.50")),
+        ("Linje\nmed linjeskift", None, False, "120", Decimal("-5.25")),
+    ]
+
+
+def test_row_level_problems_go_to_rejected_rows_and_the_rest_loads(con, tmp_path, erp):
+    path = _erp_file(tmp_path, (
+        "1;1;30.02.2024;923609016;A;411500;10,00\r\n"     # impossible date
+        "2;1;01.03.2024;923609016;A;411500;ti kroner\r\n"  # not a number
+        ";1;01.03.2024;923609016;A;411500;10,00\r\n"       # missing invoice id
+        "4;1;01.03.2024\r\n"                               # too few fields
+        "5;1;01.03.2024;923609016;A;411500;99,90\r\n"
+    ))
+    result = _load(con, path, erp)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 1, 4)
+    assert result.amount_loaded == Decimal("99.90")
+    reasons = dict(con.execute(
+        "SELECT source_row, reason FROM raw.rejected_rows ORDER BY source_row").fetchall())
+    assert reasons[1] == "invoice_date '30.02.2024' is not a valid date (%d.%m.%Y)"
+    assert reasons[2] == "amount_excl_vat 'ti kroner' is not a number (decimal separator ,)"
+    assert reasons[3] == "missing required value: invoice_id (column 'Bilagsnr')"
+    assert reasons[4] == "the row has 3 fields, the header has 7"
+    raw = con.execute("SELECT raw_row FROM raw.rejected_rows WHERE source_row = 2").fetchone()[0]
+    assert '"Beløp eks mva":"ti kroner"' in raw
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (ERP_HEADER.encode("cp1252") + b"\r\n", "has a header but no data rows"),
+        (b"Bilagsnr;Linje\r\n1;2\r\n", "missing required column 'Fakturadato'"),
+    ],
+)
+def test_file_level_problems_reject_the_delivery_whole(con, tmp_path, erp, content, message):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content)
+    result = _load(con, path, erp)
+    assert result.status == "rejected"
+    assert message in result.message and "broken.csv" in result.message
+    status = con.execute("SELECT status, message FROM raw.deliveries").fetchone()
+    assert status[0] == "rejected" and message in status[1]
+    assert con.execute("SELECT count(*) FROM raw.spend_lines").fetchone()[0] == 0
+
+
+def test_wrong_encoding_rejects_the_delivery_and_keeps_earlier_data(con, tmp_path, erp):
+    good = _erp_file(tmp_path, "1;1;01.02.2024;923609016;A;411500;10,00\r\n", "jan.csv")
+    assert _load(con, good, erp).status == "loaded"
+    utf8_profile = load_profile("u.yaml", write(
+        tmp_path / "u.yaml", ERP_PROFILE.replace("cp1252", "utf-8")).parent)
+    bad = _erp_file(tmp_path, "2;1;01.03.2024;923609016;Bø;411500;10,00\r\n", "feb.csv")
+    result = _load(con, bad, utf8_profile)
+    assert result.status == "rejected"
+    assert "cannot be read as utf-8" in result.message
+    assert con.execute("SELECT count(*) FROM raw.spend_lines").fetchone()[0] == 1
+
+
+def test_utf8_with_byte_order_mark(con, tmp_path):
+    profile = load_profile("canonical", tmp_path)
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (
+        CANONICAL_HEADER + "\n5037,F1,1,2024-03-05,923609016,Data AS,11500,115,10.5,NOK,,,,,\n"
+    ).encode())
+    result = _load(con, path, profile, member="5037")
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+
+
+def test_a_row_of_another_member_is_rejected(con, tmp_path):
+    profile = load_profile("canonical", tmp_path)
+    path = write(tmp_path / "s.csv", CANONICAL_HEADER
+                 + "\n5032,F1,1,2024-03-05,923609016,Data AS,11500,115,10.5,NOK,,,,,\n")
+    result = _load(con, path, profile, member="5037")
+    assert result.rows_rejected == 1
+    reason = con.execute("SELECT reason FROM raw.rejected_rows").fetchone()[0]
+    assert reason == "municipality_id '5032' does not match the delivering member 5037"
+
+
+def test_same_file_again_is_skipped_and_a_copy_under_another_name_is_recorded(con, tmp_path,
+                                                                             erp):
+    body = "1;1;01.02.2024;923609016;A;411500;10,00\r\n"
+    first = _erp_file(tmp_path, body, "jan.csv")
+    copy = _erp_file(tmp_path, body, "jan-again.csv")
+    assert _load(con, first, erp).status == "loaded"
+    assert _load(con, first, erp).status == "skipped_duplicate"
+    again = _load(con, copy, erp)
+    assert again.status == "skipped_duplicate" and "same content as jan.csv" in again.message
+    assert con.execute("SELECT count(*) FROM raw.spend_lines").fetchone()[0] == 1
+
+
+def test_unknown_profile_key_names_the_file_and_key(tmp_path):
+    write(tmp_path / "bad.yaml", ERP_PROFILE + "colour: blue\n")
+    with pytest.raises(ProfileError, match=r"bad\.yaml: top level: unknown key 'colour'"):
+        load_profile("bad.yaml", tmp_path)
