@@ -1,0 +1,1 @@
+"""Streamlit pages, routed by `dashboards/streamlit_app.py`. Pages hold only UI."""

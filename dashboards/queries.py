@@ -1,0 +1,266 @@
+"""Every query the dashboards run. Pages call these functions and hold only UI.
+
+The dashboards read ONLY the published snapshot: a read-only DuckDB file that
+`samkjop run` publishes and whose path `samkjop dashboards --config ...` passes
+in the environment variable SAMKJOP_SNAPSHOT. Each query opens the file
+read-only, reads and closes it again; a connection is never cached or kept open
+(it would hold a lock the publisher needs). What is cached, with
+`st.cache_data`, is the query's result, keyed by the snapshot's path and
+modification time so that a newly published snapshot is read at once.
+
+The marts and columns read here are listed in REQUIRED_COLUMNS: that is the
+dashboard's contract with the dbt project.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboards import SNAPSHOT_ENV
+
+RUN_COMMAND = "samkjop run --config cooperation.yml"
+ALL = "ALL"  # municipality_id of the cooperation as a whole in the marts
+
+# The marts and columns the dashboards read: their contract with dbt.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "marts.snapshot_info": ("published_at", "warehouse"),
+    "marts.cooperation": (
+        "cooperation_name",
+        "country",
+        "currency",
+        "host_municipality_id",
+        "loyalty_target",
+        "coverage_target",
+    ),
+    "marts.dim_municipalities": ("municipality_id", "municipality_name", "population", "is_host"),
+    "marts.municipality_kpis": (
+        "municipality_id",
+        "municipality_name",
+        "year",
+        "influenceable_spend",
+        "covered_spend",
+        "on_agreement_spend",
+        "off_agreement_spend",
+        "coverage",
+        "loyalty",
+        "shared_covered_spend",
+        "shared_on_agreement_spend",
+        "shared_coverage",
+        "shared_loyalty",
+    ),
+    "marts.kpis_by_period": (
+        "municipality_id",
+        "municipality_name",
+        "period_type",
+        "period_start",
+        "year",
+        "quarter",
+        "coverage",
+        "loyalty",
+        "shared_coverage",
+        "shared_loyalty",
+    ),
+    "marts.off_agreement_suppliers": (
+        "municipality_id",
+        "year",
+        "supplier_key",
+        "supplier_org_no",
+        "supplier_name",
+        "off_agreement_spend",
+        "covered_spend",
+        "line_count",
+    ),
+}
+
+KPI_COLUMNS = REQUIRED_COLUMNS["marts.municipality_kpis"]
+TREND_COLUMNS = REQUIRED_COLUMNS["marts.kpis_by_period"]
+
+
+class SnapshotUnavailable(Exception):
+    """The snapshot cannot be read. The message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A published snapshot file; `version` (its mtime) is part of every cache key."""
+
+    path: str
+    version: int
+
+
+def locate_snapshot(environ: Mapping[str, str] | None = None) -> Snapshot:
+    """The snapshot named by SAMKJOP_SNAPSHOT, or SnapshotUnavailable saying why not."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(SNAPSHOT_ENV, "").strip()
+    if not raw:
+        raise SnapshotUnavailable(
+            f"The environment variable {SNAPSHOT_ENV} is not set, so the dashboard does not "
+            "know which data snapshot to show. Start the dashboards with "
+            "`samkjop dashboards --config cooperation.yml`."
+        )
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SnapshotUnavailable(
+            f"No published data snapshot at `{path}` yet. The snapshot is written when the "
+            "pipeline has run."
+        )
+    return Snapshot(path=str(path.resolve()), version=path.stat().st_mtime_ns)
+
+
+@st.cache_data(show_spinner=False, ttl=3600, max_entries=512)
+def _read(path: str, version: int, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+    """Run one query on the snapshot, opened read-only for this query alone."""
+    del version  # only part of the cache key: a republished snapshot is a new key
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error as error:
+        raise SnapshotUnavailable(f"The snapshot `{path}` cannot be opened: {error}") from error
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+def _query(snapshot: Snapshot, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    return _read(snapshot.path, snapshot.version, sql, tuple(params))
+
+
+def missing_columns(snapshot: Snapshot) -> list[str]:
+    """What of REQUIRED_COLUMNS the snapshot lacks: whole tables as `marts.x`, single
+    columns as `marts.x.column`; empty when the snapshot has it all."""
+    present = _query(
+        snapshot,
+        """
+        select table_schema || '.' || table_name as table_name, column_name
+        from information_schema.columns
+        where table_schema = 'marts'
+        """,
+    )
+    have = present.groupby("table_name")["column_name"].agg(set).to_dict()
+    missing: list[str] = []
+    for table, columns in REQUIRED_COLUMNS.items():
+        if table not in have:
+            missing.append(table)
+        else:
+            missing.extend(f"{table}.{column}" for column in columns if column not in have[table])
+    return missing
+
+
+def snapshot_info(snapshot: Snapshot) -> dict[str, Any] | None:
+    """When and from which warehouse the snapshot was published (marts.snapshot_info)."""
+    frame = _query(
+        snapshot,
+        "select published_at, warehouse from marts.snapshot_info "
+        "order by published_at desc limit 1",
+    )
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def cooperation(snapshot: Snapshot) -> dict[str, Any]:
+    """The cooperation's name, country, currency, host and targets (marts.cooperation)."""
+    frame = _query(
+        snapshot,
+        """
+        select cooperation_name, country, currency, host_municipality_id,
+            loyalty_target, coverage_target
+        from marts.cooperation
+        limit 1
+        """,
+    )
+    if frame.empty:
+        raise SnapshotUnavailable("The snapshot's marts.cooperation table is empty.")
+    return frame.iloc[0].to_dict()
+
+
+def members(snapshot: Snapshot) -> pd.DataFrame:
+    """The member municipalities, host first (marts.dim_municipalities)."""
+    return _query(
+        snapshot,
+        """
+        select municipality_id, municipality_name, population, is_host
+        from marts.dim_municipalities
+        order by is_host desc, municipality_name, municipality_id
+        """,
+    )
+
+
+def years(snapshot: Snapshot) -> list[int]:
+    """The years with figures for the whole cooperation, latest first."""
+    frame = _query(
+        snapshot,
+        "select distinct year from marts.municipality_kpis "
+        "where municipality_id = ? and year is not null order by year desc",
+        [ALL],
+    )
+    return [int(year) for year in frame["year"]]
+
+
+def kpis_for_year(snapshot: Snapshot, year: int) -> pd.DataFrame:
+    """One row per member and one for 'ALL' for the year (marts.municipality_kpis)."""
+    columns = ", ".join(KPI_COLUMNS)
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.municipality_kpis
+        where year = ?
+        order by municipality_id = '{ALL}' desc, municipality_name, municipality_id
+        """,
+        [year],
+    )
+
+
+def quarterly_kpis(snapshot: Snapshot) -> pd.DataFrame:
+    """Coverage and loyalty per member and 'ALL' per quarter (marts.kpis_by_period)."""
+    columns = ", ".join(TREND_COLUMNS)
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.kpis_by_period
+        where period_type = 'quarter'
+        order by period_start, municipality_id
+        """,
+    )
+
+
+def top_off_agreement_suppliers(
+    snapshot: Snapshot, municipality_id: str, year: int, limit: int = 15
+) -> pd.DataFrame:
+    """The suppliers with the most off-agreement spend (marts.off_agreement_suppliers).
+
+    `share_of_off_agreement` is the supplier's part of all off-agreement spend of
+    that municipality (or 'ALL') in that year.
+    """
+    return _query(
+        snapshot,
+        """
+        with scoped as (
+            select
+                supplier_key,
+                supplier_org_no,
+                supplier_name,
+                off_agreement_spend,
+                covered_spend,
+                line_count,
+                off_agreement_spend
+                    / nullif(sum(off_agreement_spend) over (), 0) as share_of_off_agreement,
+            from marts.off_agreement_suppliers
+            where municipality_id = ? and year = ?
+        )
+        select *
+        from scoped
+        where off_agreement_spend > 0
+        order by off_agreement_spend desc, supplier_name, supplier_key
+        limit ?
+        """,
+        [municipality_id, year, limit],
+    )
