@@ -74,7 +74,6 @@ ERP_COLUMNS = {
     ),
 }
 
-FIRST_MONTH = (2024, 1)
 MONTHS = tuple((2024 + i // 12, i % 12 + 1) for i in range(24))  # 2024-01 .. 2025-12
 MISSING_RATE = ("SEK", "2025-07")  # no demo rate for this month: those lines are rejected
 PROGRESS_EVERY = 100_000
@@ -826,7 +825,6 @@ class _World:
             first = next(a for a in self.agreements if leaf in a.spec.leaves)
             for target in targets:
                 self.general[target].append(first.suppliers[0])
-        self.cross_weight = 0.5
 
     def _write_forms(self) -> None:
         """Each member's ERP has its own supplier register: the number as it was typed."""

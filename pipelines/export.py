@@ -11,11 +11,22 @@ FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
 
 
+# --year on a table without a year: the rows of deliveries whose invoice dates span that year
+_DELIVERY_IN_YEAR = ("delivery_id IN (SELECT delivery_id FROM marts.delivery_reconciliation "
+                     "WHERE year(first_invoice_date) <= ? AND year(last_invoice_date) >= ?)")
+
+
 @dataclass(frozen=True)
 class ExportTable:
     mart: str
     year_column: str | None
     description: str
+
+    def year_condition(self) -> tuple[str, int]:
+        """The SQL condition for --year and how many times it takes the year."""
+        if self.year_column:
+            return f"{self.year_column} = ?", 1
+        return _DELIVERY_IN_YEAR, 2
 
 
 EXPORT_TABLES: dict[str, ExportTable] = {
@@ -46,11 +57,9 @@ def _query(table: ExportTable, municipality: str | None, year: int | None) -> tu
         conditions.append("municipality_id = ?")
         params.append(municipality)
     if year is not None:
-        if table.year_column is None:
-            conditions.append("year(coalesce(first_invoice_date, loaded_at)) = ?")
-        else:
-            conditions.append(f"{table.year_column} = ?")
-        params.append(year)
+        condition, uses = table.year_condition()
+        conditions.append(condition)
+        params += [year] * uses
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT * FROM marts.{table.mart}{where}", params
 

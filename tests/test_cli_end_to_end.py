@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.cli import main
 from pipelines.demo import generate_demo
 from tests.conftest import write_innherred
 from tests.oracle import Oracle
@@ -23,8 +24,17 @@ RATIOS = ("coverage", "loyalty", "shared_coverage", "shared_loyalty", "supplier_
 
 
 def samkjop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args],
+    """The installed console script, as a user runs it."""
+    return subprocess.run([str(Path(sys.executable).parent / "samkjop"), *args],
                           capture_output=True, text=True, timeout=900)
+
+
+def samkjop_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same CLI entry point in this process (fast enough to call many times)."""
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
 
 
 def _rows(snapshot: Path, sql: str) -> list[dict]:
@@ -98,11 +108,11 @@ def test_demo_reconciles_every_row(demo_run):
 
 @pytest.mark.xdist_group("demo_run")
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
-def test_export_every_table(demo_run, tmp_path, fmt):
+def test_export_every_table(demo_run, tmp_path, fmt, capsys):
     config, _ = demo_run
     for table in ("municipality_kpis", "category_kpis", "rejected_rows",
                   "delivery_reconciliation"):
-        result = samkjop("export", table, "--config", str(config), "--format", fmt,
+        result = samkjop_here(capsys, "export", table, "--config", str(config), "--format", fmt,
                          "--out", str(tmp_path), "--municipality", "5035", "--year", "2025")
         assert result.returncode == 0, result.stderr
         assert (tmp_path / f"{table}.{fmt}").stat().st_size > 0
@@ -114,14 +124,14 @@ def test_export_every_table(demo_run, tmp_path, fmt):
 
 
 @pytest.mark.xdist_group("demo_run")
-def test_export_spend_lines_and_status(demo_run, tmp_path):
+def test_export_spend_lines_and_status(demo_run, tmp_path, capsys):
     config, _ = demo_run
-    result = samkjop("export", "spend_lines", "--config", str(config), "--format", "parquet",
+    result = samkjop_here(capsys, "export", "spend_lines", "--config", str(config), "--format", "parquet",
                      "--out", str(tmp_path), "--year", "2024")
     assert result.returncode == 0, result.stderr
     years = duckdb.sql(f"SELECT DISTINCT year FROM '{tmp_path / 'spend_lines.parquet'}'").fetchall()
     assert years == [(2024,)]
-    status = samkjop("status", "--config", str(config))
+    status = samkjop_here(capsys, "status", "--config", str(config))
     assert status.returncode == 0 and "5034 Meråker" in status.stdout and "loaded" in status.stdout
 
 

@@ -1,0 +1,28 @@
+{#
+    Item classification codes (CPV, UNSPSC) are compared without spaces and
+    without a "-check digit" suffix: "3019 2000-1" -> "30192000".
+#}
+{% macro normalize_item_code(expression) -%}
+    nullif({{ dbt.split_part(dbt.replace(expression, "' '", "''"), "'-'", 1) }}, '')
+{%- endmacro %}
+
+
+{#
+    Runs of whitespace become one space; used for the name-based supplier key
+    when a supplier has no valid organisation number.
+#}
+{% macro collapse_whitespace(expression) -%}
+    {{ return(adapter.dispatch('collapse_whitespace', 'samkjop')(expression)) }}
+{%- endmacro %}
+
+{% macro default__collapse_whitespace(expression) -%}
+    regexp_replace({{ expression }}, '\s+', ' ', 'g')
+{%- endmacro %}
+
+{% macro snowflake__collapse_whitespace(expression) -%}
+    regexp_replace({{ expression }}, '\\s+', ' ')
+{%- endmacro %}
+
+{% macro bigquery__collapse_whitespace(expression) -%}
+    regexp_replace({{ expression }}, r'\s+', ' ')
+{%- endmacro %}

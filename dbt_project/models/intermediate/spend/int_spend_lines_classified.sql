@@ -1,0 +1,246 @@
+-- Rule 1 (influenceable spend) and rule 2 (category) for every spend line that
+-- has an exchange rate.
+--
+-- Rule 1: influenceable = the line's KOSTRA art is in the influenceable set
+-- (kostra_arts.is_influenceable) and its supplier is not excluded. A line whose
+-- art is NULL or not in kostra_arts is unknown and not influenceable.
+-- Rule 2: an influenceable line gets exactly one category, by the first rule that
+-- matches: (a) item code, longest matching prefix; (b) supplier organisation
+-- number; (c) art; (d) 'unclassified'. Non-influenceable lines get no category.
+
+with
+
+spend_lines as (
+
+    select
+        *,
+        -- only a validated number can match an exclusion or a supplier rule
+        case
+            when is_supplier_org_no_valid then supplier_org_no
+        end as valid_supplier_org_no
+
+    from {{ ref('int_spend_lines_converted') }}
+
+    where has_exchange_rate
+
+),
+
+kostra_arts as (
+
+    select * from {{ ref('stg_raw__kostra_arts') }}
+
+),
+
+excluded_suppliers as (
+
+    select distinct supplier_org_no
+
+    from {{ ref('stg_raw__excluded_suppliers') }}
+
+    where supplier_org_no is not null
+
+),
+
+classification_rules as (
+
+    select * from {{ ref('stg_raw__classification_rules') }}
+
+),
+
+flagged as (
+
+    select
+        spend_lines.*,
+        {{ normalize_item_code('spend_lines.item_code') }} as item_code_normalized,
+        kostra_arts.art is not null as is_art_known,
+        excluded_suppliers.supplier_org_no is not null as is_excluded_supplier,
+        coalesce(kostra_arts.is_influenceable, false)
+        and excluded_suppliers.supplier_org_no is null as is_influenceable
+
+    from spend_lines
+
+    left join kostra_arts
+        on spend_lines.art = kostra_arts.art
+
+    left join excluded_suppliers
+        on spend_lines.valid_supplier_org_no = excluded_suppliers.supplier_org_no
+
+),
+
+-- (a) item code rules: the distinct codes of the lines (few) are cut to every
+-- prefix length the rules use and joined to the rules on equality; the longest
+-- matching prefix wins and is joined back to the lines on equality.
+item_code_rules as (
+
+    select
+        rule_pattern,
+        category_id,
+        {{ normalize_item_code('rule_pattern') }} as item_code_prefix
+
+    from classification_rules
+
+    where rule_type = 'item_code'
+
+),
+
+item_code_prefix_lengths as (
+
+    select distinct {{ dbt.length('item_code_prefix') }} as prefix_length
+
+    from item_code_rules
+
+    where item_code_prefix is not null
+
+),
+
+line_item_codes as (
+
+    select distinct item_code_normalized
+
+    from flagged
+
+    where is_influenceable and item_code_normalized is not null
+
+),
+
+line_item_code_prefixes as (
+
+    select
+        line_item_codes.item_code_normalized,
+        item_code_prefix_lengths.prefix_length,
+        substring(
+            line_item_codes.item_code_normalized, 1, item_code_prefix_lengths.prefix_length
+        ) as item_code_prefix
+
+    from line_item_codes
+
+    cross join item_code_prefix_lengths
+
+    where
+        {{ dbt.length('line_item_codes.item_code_normalized') }}
+        >= item_code_prefix_lengths.prefix_length
+
+),
+
+item_code_matches as (
+
+    select
+        line_item_code_prefixes.item_code_normalized,
+        item_code_rules.rule_pattern,
+        item_code_rules.category_id,
+        row_number() over (
+            partition by line_item_code_prefixes.item_code_normalized
+            order by
+                line_item_code_prefixes.prefix_length desc,
+                item_code_rules.category_id asc,
+                item_code_rules.rule_pattern asc
+        ) as match_rank
+
+    from line_item_code_prefixes
+
+    inner join item_code_rules
+        on line_item_code_prefixes.item_code_prefix = item_code_rules.item_code_prefix
+
+),
+
+item_code_winners as (
+
+    select
+        item_code_normalized,
+        rule_pattern,
+        category_id
+
+    from item_code_matches
+
+    where match_rank = 1
+
+),
+
+-- (b) supplier rules and (c) art rules match on equality; should a pattern be
+-- listed twice, the lowest category_id wins so the result is deterministic.
+ranked_equality_rules as (
+
+    select
+        rule_type,
+        rule_pattern,
+        category_id,
+        row_number() over (
+            partition by rule_type, rule_pattern
+            order by category_id
+        ) as rule_rank
+
+    from classification_rules
+
+    where rule_type in ('supplier', 'art')
+
+),
+
+supplier_rules as (
+
+    select
+        rule_pattern,
+        category_id
+
+    from ranked_equality_rules
+
+    where rule_type = 'supplier' and rule_rank = 1
+
+),
+
+art_rules as (
+
+    select
+        rule_pattern,
+        category_id
+
+    from ranked_equality_rules
+
+    where rule_type = 'art' and rule_rank = 1
+
+),
+
+classified as (
+
+    select
+        flagged.*,
+        case
+            when not flagged.is_influenceable then null
+            when item_code_winners.category_id is not null
+                then item_code_winners.category_id
+            when supplier_rules.category_id is not null
+                then supplier_rules.category_id
+            when art_rules.category_id is not null
+                then art_rules.category_id
+            else 'unclassified'
+        end as category_id,
+        case
+            when not flagged.is_influenceable then null
+            when item_code_winners.category_id is not null then 'item_code'
+            when supplier_rules.category_id is not null then 'supplier'
+            when art_rules.category_id is not null then 'art'
+            else 'unclassified'
+        end as classification_rule_type,
+        case
+            when not flagged.is_influenceable then null
+            when item_code_winners.category_id is not null
+                then item_code_winners.rule_pattern
+            when supplier_rules.category_id is not null
+                then supplier_rules.rule_pattern
+            when art_rules.category_id is not null
+                then art_rules.rule_pattern
+        end as classification_rule_pattern
+
+    from flagged
+
+    left join item_code_winners
+        on flagged.item_code_normalized = item_code_winners.item_code_normalized
+
+    left join supplier_rules
+        on flagged.valid_supplier_org_no = supplier_rules.rule_pattern
+
+    left join art_rules
+        on flagged.art = art_rules.rule_pattern
+
+)
+
+select * from classified

@@ -1,0 +1,113 @@
+-- Coverage and loyalty per municipality (and 'ALL'), year and category, over
+-- influenceable lines only; unclassified lines are the 'unclassified' category.
+-- 'ALL' rows add the municipalities' amounts before dividing (rule 8).
+
+with
+
+spend_lines as (
+
+    select * from {{ ref('fct_spend_lines') }}
+
+    where is_influenceable
+
+),
+
+categories as (
+
+    select * from {{ ref('dim_categories') }}
+
+),
+
+by_municipality as (
+
+    select
+        municipality_id,
+        year,
+        category_id,
+        sum(amount) as influenceable_spend,
+        sum(case when is_covered then amount else 0 end) as covered_spend,
+        sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+        count(*) as spend_line_count
+
+    from spend_lines
+
+    group by
+        municipality_id,
+        year,
+        category_id
+
+),
+
+by_cooperation as (
+
+    select
+        'ALL' as municipality_id,
+        year,
+        category_id,
+        sum(influenceable_spend) as influenceable_spend,
+        sum(covered_spend) as covered_spend,
+        sum(on_agreement_spend) as on_agreement_spend,
+        sum(spend_line_count) as spend_line_count
+
+    from by_municipality
+
+    group by
+        year,
+        category_id
+
+),
+
+unioned as (
+
+    select
+        municipality_id,
+        year,
+        category_id,
+        influenceable_spend,
+        covered_spend,
+        on_agreement_spend,
+        spend_line_count
+
+    from by_municipality
+
+    union all
+
+    select
+        municipality_id,
+        year,
+        category_id,
+        influenceable_spend,
+        covered_spend,
+        on_agreement_spend,
+        spend_line_count
+
+    from by_cooperation
+
+),
+
+final as (
+
+    select
+        unioned.municipality_id,
+        unioned.year,
+        unioned.category_id,
+        categories.category_name,
+        categories.parent_category_id,
+        cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
+        cast(unioned.covered_spend as decimal(18, 4)) as covered_spend,
+        cast(unioned.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
+        cast(
+            unioned.covered_spend - unioned.on_agreement_spend as decimal(18, 4)
+        ) as off_agreement_spend,
+        {{ safe_ratio('unioned.covered_spend', 'unioned.influenceable_spend') }} as coverage,
+        {{ safe_ratio('unioned.on_agreement_spend', 'unioned.covered_spend') }} as loyalty,
+        cast(unioned.spend_line_count as bigint) as spend_line_count
+
+    from unioned
+
+    left join categories
+        on unioned.category_id = categories.category_id
+
+)
+
+select * from final

@@ -1,0 +1,89 @@
+-- One row per delivered file: what the loader read, loaded and rejected, with
+-- the lines rejected for a missing exchange rate moved from loaded to rejected,
+-- so that rows_read = rows_loaded + rows_rejected still holds, and the loaded
+-- amount in the cooperation's currency from fct_spend_lines.
+
+with
+
+deliveries as (
+
+    select * from {{ ref('stg_raw__deliveries') }}
+
+),
+
+converted_lines as (
+
+    select * from {{ ref('int_spend_lines_converted') }}
+
+),
+
+spend_lines as (
+
+    select * from {{ ref('fct_spend_lines') }}
+
+),
+
+exchange_rate_rejections as (
+
+    select
+        delivery_id,
+        count(*) as rejected_row_count
+
+    from converted_lines
+
+    where not has_exchange_rate
+
+    group by delivery_id
+
+),
+
+loaded_lines as (
+
+    select
+        delivery_id,
+        count(*) as spend_line_count,
+        sum(amount) as amount_loaded,
+        min(invoice_date) as first_invoice_date,
+        max(invoice_date) as last_invoice_date
+
+    from spend_lines
+
+    group by delivery_id
+
+),
+
+final as (
+
+    select
+        deliveries.delivery_id,
+        deliveries.municipality_id,
+        deliveries.source_file,
+        deliveries.file_sha256,
+        deliveries.profile,
+        deliveries.status,
+        deliveries.message,
+        deliveries.rows_read,
+        deliveries.rows_loaded
+        - coalesce(exchange_rate_rejections.rejected_row_count, 0) as rows_loaded,
+        deliveries.rows_rejected
+        + coalesce(exchange_rate_rejections.rejected_row_count, 0) as rows_rejected,
+        coalesce(exchange_rate_rejections.rejected_row_count, 0)
+            as rows_rejected_exchange_rate,
+        cast(coalesce(loaded_lines.amount_loaded, 0) as decimal(18, 4)) as amount_loaded,
+        loaded_lines.first_invoice_date,
+        loaded_lines.last_invoice_date,
+        coalesce(loaded_lines.spend_line_count, 0) as spend_line_count,
+        deliveries.amount_loaded as reported_amount_loaded,
+        deliveries.loaded_at
+
+    from deliveries
+
+    left join exchange_rate_rejections
+        on deliveries.delivery_id = exchange_rate_rejections.delivery_id
+
+    left join loaded_lines
+        on deliveries.delivery_id = loaded_lines.delivery_id
+
+)
+
+select * from final

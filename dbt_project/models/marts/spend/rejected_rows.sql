@@ -1,0 +1,79 @@
+-- Every delivered row that is not in fct_spend_lines, with its reason: the rows
+-- the loaders rejected, and the loaded lines in a foreign currency that have no
+-- exchange rate for their invoice month.
+
+with
+
+loader_rejections as (
+
+    select * from {{ ref('stg_raw__rejected_rows') }}
+
+),
+
+spend_lines as (
+
+    select * from {{ ref('int_spend_lines_converted') }}
+
+),
+
+exchange_rate_rejections as (
+
+    select
+        delivery_id,
+        municipality_id,
+        source_file,
+        source_row,
+        rejection_reason as reason,
+        {{ dbt.concat([
+            "'invoice_id='", "coalesce(invoice_id, '')",
+            "'; line_no='", "coalesce(line_no, '')",
+            "'; invoice_date='", "cast(invoice_date as " ~ dbt.type_string() ~ ")",
+            "'; supplier_org_no='", "coalesce(supplier_org_no_raw, '')",
+            "'; supplier_name='", "coalesce(supplier_name, '')",
+            "'; account='", "coalesce(account, '')",
+            "'; art='", "coalesce(art, '')",
+            "'; amount_excl_vat='", "cast(amount_excl_vat as " ~ dbt.type_string() ~ ")",
+            "'; currency='", "currency",
+            "'; item_code='", "coalesce(item_code, '')",
+            "'; description='", "coalesce(description, '')",
+        ]) }} as raw_row,
+        loaded_at as rejected_at,
+        'exchange_rate' as rejected_by
+
+    from spend_lines
+
+    where not has_exchange_rate
+
+),
+
+unioned as (
+
+    select
+        delivery_id,
+        municipality_id,
+        source_file,
+        source_row,
+        reason,
+        raw_row,
+        rejected_at,
+        'loader' as rejected_by
+
+    from loader_rejections
+
+    union all
+
+    select
+        delivery_id,
+        municipality_id,
+        source_file,
+        source_row,
+        reason,
+        raw_row,
+        rejected_at,
+        rejected_by
+
+    from exchange_rate_rejections
+
+)
+
+select * from unioned

@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'deliveries') }}
+
+),
+
+renamed as (
+
+    select
+        delivery_id,
+        municipality_id,
+        source_file,
+        file_sha256,
+        profile,
+        status,
+        message,
+        rows_read,
+        rows_loaded,
+        rows_rejected,
+        amount_loaded,
+        first_invoice_date,
+        last_invoice_date,
+        loaded_at
+
+    from source
+
+)
+
+select * from renamed

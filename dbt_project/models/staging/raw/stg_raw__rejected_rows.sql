@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'rejected_rows') }}
+
+),
+
+renamed as (
+
+    select
+        delivery_id,
+        municipality_id,
+        source_file,
+        source_row,
+        reason,
+        raw_row,
+        rejected_at
+
+    from source
+
+)
+
+select * from renamed

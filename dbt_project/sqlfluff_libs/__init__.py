@@ -1,0 +1,22 @@
+"""Stand-ins for the dbt macros our models call, for sqlfluff's jinja templater.
+
+sqlfluff lints the models with its plain jinja templater (no dbt connection),
+so `dbt.*` cross-database macros and the project's own macros
+(dbt_project/macros/) are rendered here as the DuckDB SQL they produce.
+Keep them in step with the macros they stand for.
+"""
+
+
+def safe_ratio(numerator: str, denominator: str) -> str:
+    return (
+        f"case when {denominator} = 0 then null "
+        f"else cast({numerator} as double) / cast({denominator} as double) end"
+    )
+
+
+def normalize_item_code(expression: str) -> str:
+    return f"nullif(split_part(replace({expression}, ' ', ''), '-', 1), '')"
+
+
+def collapse_whitespace(expression: str) -> str:
+    return f"regexp_replace({expression}, '\\s+', ' ', 'g')"
