@@ -32,6 +32,15 @@ def fmt_amount(value: Any, currency: str = "") -> str:
     return f"{text} {currency}".rstrip()
 
 
+def fmt_amount_short(value: Any, currency: str = "") -> str:
+    """A headline amount that fits a metric card: from 10 million on, in millions
+    (1708583975 -> '1 708.6 M NOK'); below that, as fmt_amount."""
+    if is_missing(value) or abs(float(value)) < 10_000_000:
+        return fmt_amount(value, currency)
+    text = f"{float(value) / 1_000_000:,.1f}".replace(",", " ")
+    return f"{text} M {currency}".rstrip()
+
+
 def fmt_pct(value: Any, decimals: int = 1) -> str:
     """A fraction 0..1 as a percentage: 0.834 -> '83.4 %'; NULL -> 'n/a'."""
     if is_missing(value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.ingest.assets import build_ingest_assets, member_partitions
+from pipelines.defs.ingest.assets import build_ingest_assets
 from pipelines.defs.publish.assets import build_publish_asset
 from pipelines.defs.transform.dbt import build_dbt_assets
 from pipelines.settings import Cooperation, config_from_env
@@ -20,7 +20,6 @@ def build_definitions(cooperation: Cooperation) -> dg.Definitions:
     ingest_job = dg.define_asset_job(
         INGEST_JOB,
         selection=[member_spend],
-        partitions_def=member_partitions(cooperation),
         description="Load one member's deliveries (one run per member).",
     )
     build_job = dg.define_asset_job(

@@ -177,3 +177,19 @@ def _check_against_oracle(config: Path) -> None:
         _assert_same(row, expected_categories[key],
                      ("influenceable_spend", "covered_spend", "on_agreement_spend", "coverage",
                       "loyalty"), key)
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_dashboard_renders_on_the_published_demo_snapshot(demo_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    config, _ = demo_run
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(snapshot))
+    app = AppTest.from_file(str(Path(__file__).parents[1] / "dashboards" / "streamlit_app.py"),
+                            default_timeout=60).run()
+    assert not app.exception
+    (kpis,) = _rows(snapshot, "SELECT loyalty FROM marts.municipality_kpis WHERE "
+                              "municipality_id = 'ALL' AND year = 2025")
+    shown = {metric.label: metric.value for metric in app.metric}
+    assert shown["Agreement loyalty (avtalelojalitet)"] == f"{kpis['loyalty'] * 100:.1f} %"

@@ -13,7 +13,14 @@ import streamlit as st
 
 from dashboards import queries, ui
 from dashboards.charts import quarterly_trend_chart, ratio_by_member_chart
-from dashboards.formatting import fmt_amount, fmt_org_no, fmt_pct, fmt_pp, is_missing
+from dashboards.formatting import (
+    fmt_amount,
+    fmt_amount_short,
+    fmt_org_no,
+    fmt_pct,
+    fmt_pp,
+    is_missing,
+)
 
 ALL_LABEL = "Whole cooperation"
 
@@ -119,8 +126,8 @@ first_row = st.columns(3)
 second_row = st.columns(3)
 first_row[0].metric(
     "Influenceable spend (påvirkbart innkjøp)",
-    fmt_amount(total["influenceable_spend"], currency),
-    help=INFLUENCEABLE,
+    fmt_amount_short(total["influenceable_spend"], currency),
+    help=f"{INFLUENCEABLE} {fmt_amount(total['influenceable_spend'], currency)}.",
     border=True,
 )
 first_row[1].metric(
@@ -141,8 +148,8 @@ first_row[2].metric(
 )
 second_row[0].metric(
     "Off-agreement spend (kjøp utenfor avtale)",
-    fmt_amount(total["off_agreement_spend"], currency),
-    help=OFF_AGREEMENT,
+    fmt_amount_short(total["off_agreement_spend"], currency),
+    help=f"{OFF_AGREEMENT} {fmt_amount(total['off_agreement_spend'], currency)}.",
     border=True,
 )
 second_row[1].metric(

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dashboards import charts, queries, screenshot
-from dashboards.formatting import fmt_amount, fmt_org_no, fmt_pct, fmt_pp
+from dashboards.formatting import fmt_amount, fmt_amount_short, fmt_org_no, fmt_pct, fmt_pp
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,8 @@ def test_fmt_amount_and_pp_and_org_no() -> None:
     assert fmt_amount(12345678.4, "NOK") == "12 345 678 NOK"
     assert fmt_amount(-1500, "DKK") == "-1 500 DKK"
     assert fmt_amount(42) == "42"
+    assert fmt_amount_short(1_708_583_975, "NOK") == "1 708.6 M NOK"
+    assert fmt_amount_short(9_999_999, "NOK") == "9 999 999 NOK"
     assert fmt_amount(pd.NA, "NOK") == "n/a"
     assert fmt_pp(-0.0291) == "-2.9 pp"
     assert fmt_pp(0.8 - 0.8000001) == "+0.0 pp"

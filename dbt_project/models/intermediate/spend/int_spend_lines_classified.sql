@@ -1,5 +1,6 @@
 -- Rule 1 (influenceable spend) and rule 2 (category) for every spend line that
--- has an exchange rate.
+-- has an exchange rate: one narrow row per line (fct_spend_lines joins it back
+-- to the line's other columns; 5 million wide rows are written only once).
 --
 -- Rule 1: influenceable = the line's KOSTRA art is in the influenceable set
 -- (kostra_arts.is_influenceable) and its supplier is not excluded. A line whose
@@ -13,7 +14,13 @@ with
 spend_lines as (
 
     select
-        *,
+        spend_line_id,
+        municipality_id,
+        invoice_date,
+        supplier_org_no,
+        is_supplier_org_no_valid,
+        art,
+        item_code,
         -- only a validated number can match an exclusion or a supplier rule
         case
             when is_supplier_org_no_valid then supplier_org_no
@@ -202,7 +209,16 @@ art_rules as (
 classified as (
 
     select
-        flagged.*,
+        flagged.spend_line_id,
+        flagged.municipality_id,
+        flagged.invoice_date,
+        flagged.supplier_org_no,
+        flagged.is_supplier_org_no_valid,
+        flagged.art,
+        flagged.item_code_normalized,
+        flagged.is_art_known,
+        flagged.is_excluded_supplier,
+        flagged.is_influenceable,
         case
             when not flagged.is_influenceable then null
             when item_code_winners.category_id is not null

@@ -12,6 +12,7 @@
 --   municipality participates in and that is valid on the invoice date,
 --   whatever its categories.
 --
+-- One narrow row per line (fct_spend_lines joins it to the line's columns).
 -- Matching is done with equality joins on (category, municipality) and
 -- (municipality, supplier) plus the date range, then aggregated to one row per
 -- line; lines without any match get false.
@@ -174,7 +175,7 @@ supplier_agreements as (
 final as (
 
     select
-        spend_lines.*,
+        spend_lines.spend_line_id,
         coverage.spend_line_id is not null as is_covered,
         coalesce(coverage.is_on_agreement, false) as is_on_agreement,
         {% for scope in ['national', 'cooperation', 'local'] -%}

@@ -6,6 +6,20 @@ with
 
 spend_lines as (
 
+    select * from {{ ref('int_spend_lines_converted') }}
+
+    where has_exchange_rate
+
+),
+
+classified as (
+
+    select * from {{ ref('int_spend_lines_classified') }}
+
+),
+
+matched as (
+
     select * from {{ ref('int_spend_lines_matched') }}
 
 ),
@@ -13,53 +27,59 @@ spend_lines as (
 final as (
 
     select
-        spend_line_id,
-        delivery_id,
-        municipality_id,
-        invoice_id,
-        line_no,
-        invoice_date,
-        year,
-        quarter,
-        month_start,
-        supplier_org_no,
-        supplier_org_no_raw,
-        is_supplier_org_no_valid,
-        supplier_name,
-        supplier_country,
-        account,
-        art,
-        currency,
-        amount_excl_vat,
-        exchange_rate,
-        amount,
-        item_code,
-        item_code_scheme,
-        description,
-        order_ref,
-        contract_ref,
-        is_art_known,
-        is_excluded_supplier,
-        is_influenceable,
-        category_id,
-        classification_rule_type,
-        classification_rule_pattern,
-        is_covered,
-        is_on_agreement,
-        is_covered_national,
-        is_on_agreement_national,
-        is_covered_cooperation,
-        is_on_agreement_cooperation,
-        is_covered_local,
-        is_on_agreement_local,
-        active_agreement_count,
-        has_supplier_agreement,
-        source_file,
-        source_row,
-        file_sha256,
-        loaded_at
+        spend_lines.spend_line_id,
+        spend_lines.delivery_id,
+        spend_lines.municipality_id,
+        spend_lines.invoice_id,
+        spend_lines.line_no,
+        spend_lines.invoice_date,
+        spend_lines.year,
+        spend_lines.quarter,
+        spend_lines.month_start,
+        spend_lines.supplier_org_no,
+        spend_lines.supplier_org_no_raw,
+        spend_lines.is_supplier_org_no_valid,
+        spend_lines.supplier_name,
+        spend_lines.supplier_country,
+        spend_lines.account,
+        spend_lines.art,
+        spend_lines.currency,
+        spend_lines.amount_excl_vat,
+        spend_lines.exchange_rate,
+        spend_lines.amount,
+        spend_lines.item_code,
+        spend_lines.item_code_scheme,
+        spend_lines.description,
+        spend_lines.order_ref,
+        spend_lines.contract_ref,
+        classified.is_art_known,
+        classified.is_excluded_supplier,
+        classified.is_influenceable,
+        classified.category_id,
+        classified.classification_rule_type,
+        classified.classification_rule_pattern,
+        matched.is_covered,
+        matched.is_on_agreement,
+        matched.is_covered_national,
+        matched.is_on_agreement_national,
+        matched.is_covered_cooperation,
+        matched.is_on_agreement_cooperation,
+        matched.is_covered_local,
+        matched.is_on_agreement_local,
+        matched.active_agreement_count,
+        matched.has_supplier_agreement,
+        spend_lines.source_file,
+        spend_lines.source_row,
+        spend_lines.file_sha256,
+        spend_lines.loaded_at
 
     from spend_lines
+
+    inner join classified
+        on spend_lines.spend_line_id = classified.spend_line_id
+
+    inner join matched
+        on spend_lines.spend_line_id = matched.spend_line_id
 
 )
 
