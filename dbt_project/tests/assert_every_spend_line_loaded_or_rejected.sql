@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_spend_lines'}}}) }}
+
 -- Nothing is dropped silently: every raw spend line is either in
 -- fct_spend_lines or in rejected_rows (no exchange rate), never both.
 

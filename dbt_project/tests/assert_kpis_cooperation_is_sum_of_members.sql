@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'kpis_by_period'}}}) }}
+
 -- Rule 8: the cooperation's ('ALL') amounts are the sums of its members'
 -- amounts in every period. Returns the periods where they differ.
 

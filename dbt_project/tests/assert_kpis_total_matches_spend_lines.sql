@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'kpis_by_period'}}}) }}
+
 -- The cooperation's yearly total spend adds up to every line of fct_spend_lines.
 
 with
