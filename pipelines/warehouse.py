@@ -6,6 +6,7 @@ dbt's `sources.yml` lists exactly these tables. Amounts are DECIMAL, never float
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 AMOUNT = "DECIMAL(18, 4)"
+MEMORY_ENV_VAR = "SAMKJOP_DUCKDB_MEMORY"  # also read by dbt_project/profiles.yml
 
 RAW_TABLES: dict[str, str] = {
     "spend_lines": f"""
@@ -145,7 +147,8 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     """A short-lived connection: open, use, close. Never hold the warehouse open."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect(str(path), read_only=read_only,
+                         config={"memory_limit": os.environ.get(MEMORY_ENV_VAR, "4GB")})
     try:
         yield con
     finally:

@@ -193,3 +193,26 @@ def test_dashboard_renders_on_the_published_demo_snapshot(demo_run, monkeypatch)
                               "municipality_id = 'ALL' AND year = 2025")
     shown = {metric.label: metric.value for metric in app.metric}
     assert shown["Agreement loyalty (avtalelojalitet)"] == f"{kpis['loyalty'] * 100:.1f} %"
+
+
+@pytest.mark.xdist_group("innherred_run")
+def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_run, capsys):
+    config, first = innherred_run
+    assert first.returncode == 0, first.stderr
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    before = _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY 1, 2")
+    (config.parent / "spend_5037_2024-08.csv").write_text(
+        "invoice_id,amount\nX1,100\n", encoding="utf-8")  # not the standard format
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "path: spend_5037.csv", "path: spend_5037*.csv"), encoding="utf-8")
+
+    second = samkjop("run", "--config", str(config))
+
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "spend_5037_2024-08.csv: missing required column 'municipality_id'" in second.stdout
+    assert _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY 1, 2") == before
+    (delivery,) = _rows(snapshot, "SELECT * FROM marts.delivery_reconciliation "
+                                  "WHERE status = 'rejected'")
+    assert delivery["source_file"].endswith("spend_5037_2024-08.csv")
+    status = samkjop_here(capsys, "status", "--config", str(config))
+    assert "rejected" in status.stdout and "missing required column" in status.stdout

@@ -1,0 +1,1 @@
+"""Data quality: the data contracts checked with Great Expectations at the ingestion boundary."""
