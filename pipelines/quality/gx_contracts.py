@@ -229,6 +229,8 @@ class _Tally:
             for value in detail.get("partial_unexpected_list") or []:
                 _keep(self.examples, value, _EXAMPLES)
         for row in detail.get("partial_unexpected_index_list") or []:
+            if isinstance(row, dict):  # a named index: {column: value, index name: label}
+                row = next((v for k, v in row.items() if k != self.column), None)
             _keep(self.example_rows, row, _EXAMPLES)
 
     @property
@@ -263,10 +265,10 @@ class _Tally:
         else:
             text = f"{column}: {count} fail {self.kind}"
         if self.examples:
-            text += ", e.g. " + ", ".join(_shown(v) for v in self.examples)
+            text += "; e.g. " + ", ".join(_shown(v) for v in self.examples)
         if self.example_rows:
-            text += f" ({row_label} {', '.join(map(str, self.example_rows))}"
-            text += ", …)" if self.unexpected_count > len(self.example_rows) else ")"
+            more = ", …" if self.unexpected_count > len(self.example_rows) else ""
+            text += f"; at {row_label} {', '.join(map(str, self.example_rows))}{more}"
         return text
 
     def _type_word(self) -> str:
@@ -311,7 +313,10 @@ def _validate_chunks(chunks: Iterable[pd.DataFrame], suite: gx.ExpectationSuite,
             continue
         outcome = _run_suite(chunk, suite)
         for result in outcome.results:
-            tallies[_key(result.expectation_config)].add(result, len(chunk))
+            config = result.expectation_config
+            tally = tallies.setdefault(_key(config), _Tally(
+                config.type, config.kwargs.get("column", ""), dict(config.kwargs)))
+            tally.add(result, len(chunk))
     failed = [t for t in tallies.values() if not t.success]
     return ContractCheck(
         success=not failed,
@@ -366,18 +371,12 @@ def validate_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, *,
     selected = ", ".join(f'"{c}"' for c in columns)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        # A cursor: the streamed result must not be disturbed by other queries on `con`.
-        cursor = con.cursor()
-        try:
-            cursor.execute(f"SELECT source_row, {selected} FROM raw.spend_lines "
-                           "WHERE delivery_id = ? ORDER BY source_row", [delivery_id])
-            while True:
-                frame = cursor.fetch_df_chunk(vectors)
-                if frame.empty:
-                    return
-                yield frame.set_index("source_row")
-        finally:
-            cursor.close()
+        # On `con` itself, so the caller's open transaction is seen; nothing else runs on
+        # `con` until the result is exhausted.
+        result = con.execute(f"SELECT source_row, {selected} FROM raw.spend_lines "
+                             "WHERE delivery_id = ? ORDER BY source_row", [delivery_id])
+        while not (frame := result.fetch_df_chunk(vectors)).empty:
+            yield frame.set_index("source_row")
 
     return _validate_chunks(chunks(), _cached_suite("spend", columns), dataset="spend",
                             subject=f"delivery {delivery_id}", row_label="source_row")
@@ -397,10 +396,11 @@ def asset_check_result(
     data: the loader rejects such rows, so it is a loader bug), WARN for everything else
     (values outside the contract that the loader lets through, e.g. an unknown art).
 
-    Inside a multi-asset with `check_specs=[dg.AssetCheckSpec("spend_contract",
-    asset=["raw", "spend_lines"])]`::
+    Inside the (partitioned) member_spend multi-asset, declared with
+    `check_specs=[dg.AssetCheckSpec("spend_contract", asset=["raw", "spend_lines"])]`, after
+    its MaterializeResults (a loaded delivery's delivery_id is its file_sha256)::
 
-        with connect(cooperation.warehouse, read_only=True) as con:
+        with connect(cooperation.warehouse) as con:
             checks = [validate_delivery(con, r.file_sha256) for r in results
                       if r.status == "loaded"]
         yield asset_check_result(checks, asset_key=["raw", "spend_lines"],

@@ -97,7 +97,7 @@ def _check_size(path: Path, max_bytes: int) -> None:
 
 def safe_iterparse(
     path: Path, events: tuple[str, ...] = ("end",), tag: Sequence[str] | None = None,
-    max_bytes: int = MAX_FILE_BYTES,
+    max_bytes: int | None = None,
 ) -> Iterator[tuple[str, etree._Element]]:
     """lxml.iterparse with the safety rules: size cap, no DTD/entities, no network.
 
@@ -106,7 +106,7 @@ def safe_iterparse(
     event, before any content is handed to the caller; with `resolve_entities=False`
     libxml2 does not substitute entities before that either.
     """
-    _check_size(path, max_bytes)
+    _check_size(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
     context = etree.iterparse(str(path), events=events, tag=tag, **_SAFE_PARSER_OPTIONS)
     checked = False
     try:
@@ -131,7 +131,7 @@ def _reject_doctype(element: etree._Element) -> None:
         )
 
 
-def root_element_name(path: Path, max_bytes: int = MAX_FILE_BYTES) -> etree.QName:
+def root_element_name(path: Path, max_bytes: int | None = None) -> etree.QName:
     """The root element's name, reading no further than its start tag (plus the checks)."""
     events = safe_iterparse(path, events=("start",), max_bytes=max_bytes)
     try:
@@ -232,6 +232,7 @@ def decimal_value(text: str | None) -> Decimal | None:
 
 def decimal_text(value: Decimal) -> str:
     """Plain notation with a decimal point, never an exponent, never '-0'."""
+    value = Decimal(value)
     return format(value if value else abs(value), "f")
 
 
