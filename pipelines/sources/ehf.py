@@ -39,7 +39,7 @@ COLUMNS: tuple[str, ...] = (
 )
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
-MAX_FILE_BYTES = 50 * 1024 * 1024  # an e-invoice with attachments is a few MB at most
+MAX_FILE_BYTES = 50 * 1024 * 1024  # e-invoices, attachments included, are far smaller
 RAW_TEXT_LIMIT = 500
 
 UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -116,6 +116,10 @@ def safe_iterparse(
                 checked = True
             yield event, element
     except etree.XMLSyntaxError as error:
+        if "XML_PARSE_HUGE" in str(error):
+            raise XmlFileProblem(
+                "a text node (e.g. an embedded attachment) exceeds the parser's 10 MB "
+                f"safety limit: {error}") from None
         raise XmlFileProblem(f"not well-formed XML: {error}") from None
     except UnicodeDecodeError as error:
         raise XmlFileProblem(f"cannot be decoded: {error}") from None
@@ -361,9 +365,9 @@ def _ehf_records(path: Path) -> Iterator[Record]:
     document_account = _text(root, "cbc:AccountingCost")
     lines = root.findall(line_tag, NS)
     if not lines:
-        values = _values(header)
-        yield Record(values, f"file {path.name}: document {invoice_id} has no "
-                             f"{line_tag.split(':')[1]}", render_leaves(root))
+        yield Record(_values(header),
+                     f"document {invoice_id} has no {line_tag.split(':')[1]}",
+                     f"{path.name}: {render_leaves(root)}")
         return
     for line in lines:
         yield _line_record(path, line, header, document_account, credit, quantity_tag)

@@ -1,11 +1,13 @@
 """Reader for Norwegian SAF-T Financial (v1.30, and the older v1.10 layout).
 
 Streams the file once with lxml.iterparse, releasing every element once used, so memory
-stays flat for files of hundreds of MB. The schema's order puts `MasterFiles` (accounts,
-suppliers) before `GeneralLedgerEntries`, so postings are resolved as they stream by.
-Elements are matched by local name: v1.10/v1.30 files use the namespace
-`urn:StandardAuditFile-Taxation-Financial:NO` (default or prefixed), some generated
-examples none at all.
+stays flat for files of hundreds of MB (in a folder delivery each file is streamed twice:
+first checked whole, so that a broken file gives one error row and no postings). The
+schema's order puts `MasterFiles` (accounts, suppliers) before `GeneralLedgerEntries`, so
+postings are resolved as they stream by. Elements are matched by local name: v1.10/v1.30
+files use the namespace `urn:StandardAuditFile-Taxation-Financial:NO` (default or
+prefixed), some generated examples none at all. The XML safety rules are the EHF
+reader's (no DOCTYPE, no entities, no network, `huge_tree=False`), with a larger size cap.
 
 Which postings are spend (one record each, `document_type` 'posting'):
 
@@ -20,7 +22,7 @@ Which postings are spend (one record each, `document_type` 'posting'):
   line in a transaction without any supplier (payroll, depreciation, cash purchases,
   accruals) is not spend and is not emitted. An expense line without its own SupplierID in
   a transaction naming several suppliers is emitted as an error row (ambiguous), as is a
-  line whose SupplierID is not in `MasterFiles/Suppliers`.
+  line whose SupplierID is not in `MasterFiles/Suppliers` or whose amount is unreadable.
 
 Field mapping: invoice_id = Transaction/TransactionID (the voucher; `SourceDocumentID` is
 not unique across vouchers in practice), line_no = Line/RecordID, invoice_date =
@@ -58,8 +60,9 @@ from pipelines.sources.ehf import (
 )
 
 __all__ = [
-    "COLUMNS", "MAX_FILE_BYTES", "Account", "LedgerTotals", "default_expense_rule",
-    "iter_batches", "kostra_expense", "ledger_totals", "read_header", "standard_chart_expense",
+    "COLUMNS", "MAX_FILE_BYTES", "Account", "ExpenseRule", "LedgerTotals", "XmlFileProblem",
+    "default_expense_rule", "iter_batches", "kostra_expense", "ledger_totals", "read_header",
+    "standard_chart_expense",
 ]
 
 MAX_FILE_BYTES = 4 * 1024**3  # SAF-T files are streamed; this only bounds the work
@@ -67,11 +70,35 @@ SAFT_NAMESPACE_PREFIX = "urn:StandardAuditFile-Taxation-Financial"
 WHAT = "SAF-T Financial file"
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
-_TAGS = [f"{{*}}{name}" for name in (
-    "DefaultCurrencyCode", "Account", "Customer", "Supplier", "NumberOfEntries",
-    "TotalDebit", "TotalCredit", "Transaction", "Journal", "Invoice", "Payment",
-    "TaxTableEntry", "AnalysisTypeTableEntry", "Owner", "Product", "Asset",
-)]
+# The elements the scan stops at, each with the parent it is expected in. Matched elements
+# are used (accounts, suppliers, transactions, currency, stated totals) and/or released
+# to keep memory flat; the same names elsewhere (an Asset's Supplier, ...) are left alone.
+_CONTAINERS: dict[str, frozenset[str]] = {
+    name: frozenset(parents.split()) for name, parents in {
+        "DefaultCurrencyCode": "Header",
+        "Account": "GeneralLedgerAccounts",
+        "Customer": "Customers",
+        "Supplier": "Suppliers",
+        "TaxTableEntry": "TaxTable",
+        "UOMTableEntry": "UOMTable",
+        "AnalysisTypeTableEntry": "AnalysisTypeTable",
+        "MovementTypeTableEntry": "MovementTypeTable",
+        "Product": "Products",
+        "PhysicalStockEntry": "PhysicalStock",
+        "Owner": "Owners",
+        "Asset": "Assets",
+        "NumberOfEntries": "GeneralLedgerEntries",
+        "TotalDebit": "GeneralLedgerEntries",
+        "TotalCredit": "GeneralLedgerEntries",
+        "Transaction": "Journal",
+        "Journal": "GeneralLedgerEntries",
+        "Invoice": "SalesInvoices PurchaseInvoices",
+        "Payment": "Payments",
+        "StockMovement": "MovementOfGoods",
+        "AssetTransaction": "AssetTransactions",
+    }.items()
+}
+_TAGS = [f"{{*}}{name}" for name in _CONTAINERS]
 
 
 @dataclass(frozen=True)
@@ -214,22 +241,20 @@ class _Scan:
         for _event, element in safe_iterparse(self.path, ("end",), _TAGS, MAX_FILE_BYTES):
             name = _local(element.tag)
             parent = element.getparent()
-            within = _local(parent.tag) if parent is not None else ""
-            if name == "Transaction" and within == "Journal":
+            if parent is None or _local(parent.tag) not in _CONTAINERS[name]:
+                continue
+            if name == "Transaction":
                 yield from self._transaction(element)
-            elif name == "Account" and within == "GeneralLedgerAccounts":
+            elif name == "Account":
                 self._account(_Fields(element))
-            elif name == "Supplier" and within == "Suppliers":
+            elif name == "Supplier":
                 self._supplier(_Fields(element))
-            elif name == "DefaultCurrencyCode" and within == "Header":
+            elif name == "DefaultCurrencyCode":
                 self.totals.currency = _clean(element.text)
                 continue
-            elif within == "GeneralLedgerEntries" and name in (
-                    "NumberOfEntries", "TotalDebit", "TotalCredit"):
+            elif name in ("NumberOfEntries", "TotalDebit", "TotalCredit"):
                 self._stated(name, _clean(element.text) or "")
                 continue
-            elif name in ("TotalDebit", "TotalCredit", "NumberOfEntries"):
-                continue  # totals of SourceDocuments sections: small, kept
             _release(element)
 
     def _stated(self, name: str, text: str) -> None:
@@ -369,15 +394,14 @@ class _Scan:
         return shorten("; ".join(parts))
 
 
-def _file_records(expense_rule: ExpenseRule, in_folder: bool,
-                  totals: LedgerTotals | None = None) -> Callable[[Path], Iterator[Record]]:
+def _file_records(expense_rule: ExpenseRule, in_folder: bool) -> Callable[[Path], Iterator[Record]]:
     def read_file(path: Path) -> Iterator[Record]:
         if in_folder:
             # A broken file in a folder must become one error row, not some postings and
             # then an error: check the whole file before emitting anything from it.
             for _ in _Scan(path, expense_rule, LedgerTotals()).records():
                 pass
-        yield from _Scan(path, expense_rule, totals or LedgerTotals()).records()
+        yield from _Scan(path, expense_rule, LedgerTotals()).records()
     return read_file
 
 
