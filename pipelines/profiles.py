@@ -18,11 +18,15 @@ from pipelines.yaml_loader import load_yaml
 
 SPEND_FIELDS = column_names("spend")
 REQUIRED_FIELDS = required_names("spend")
-FORMATS = ("csv",)
+FORMATS = ("csv", "xlsx", "ehf", "saf-t")
+# formats whose reader emits the standard field names: `fields` may be left out
+SELF_DESCRIBING_FORMATS = ("ehf", "saf-t")
 
-_PROFILE_KEYS = {"profile", "description", "format", "csv", "country", "currency", "fields", "art"}
+_PROFILE_KEYS = {"profile", "description", "format", "csv", "xlsx", "country", "currency",
+                 "fields", "art"}
 _CSV_KEYS = {"encoding", "delimiter", "quotechar", "decimal", "thousands", "header_row",
              "date_formats"}
+_XLSX_KEYS = {"sheet", "header_row", "date_formats", "decimal", "thousands"}
 
 
 class ProfileError(Exception):
@@ -38,6 +42,7 @@ class CsvDialect:
     thousands: str | None = None
     header_row: int = 1
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    sheet: str | None = None  # xlsx: the sheet to read (default: the first)
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,13 @@ class FieldSource:
 
 @dataclass(frozen=True)
 class ArtRule:
-    """The KOSTRA art is a column, or a slice of the local account (1-based start)."""
+    """The KOSTRA art is a column, a slice of the local account (1-based start), or looked
+    up from the account in a mapping file (a foreign chart of accounts → arts)."""
 
     column: str | None = None
     account_start: int | None = None
     account_length: int = 3
+    account_mapping: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,14 +124,16 @@ def _parse(path: Path, document: Any) -> SourceProfile:
     country = doc.get("country")
     if country is not None and country not in COUNTRIES:
         raise _fail(path, "country", f"{country!r} is not one of {', '.join(COUNTRIES)}")
-    fields = _fields(path, doc.get("fields"))
+    fields = _fields(path, doc.get("fields"), fmt)
     art = _art(path, doc.get("art"), fields)
+    section = "xlsx" if fmt == "xlsx" else "csv"
+    dialect_keys = _XLSX_KEYS if fmt == "xlsx" else _CSV_KEYS
     return SourceProfile(
         name=str(doc.get("profile") or path.stem),
         path=path,
         description=str(doc.get("description") or ""),
         format=fmt,
-        csv=_dialect(path, doc.get("csv") or {}),
+        csv=_dialect(path, doc.get(section) or {}, section, dialect_keys),
         country=country,
         currency=doc.get("currency"),
         fields=fields,
@@ -132,8 +141,8 @@ def _parse(path: Path, document: Any) -> SourceProfile:
     )
 
 
-def _dialect(path: Path, value: Any) -> CsvDialect:
-    entry = _check_keys(path, "csv", value, _CSV_KEYS)
+def _dialect(path: Path, value: Any, section: str, keys: set[str]) -> CsvDialect:
+    entry = _check_keys(path, section, value, keys)
     dialect = CsvDialect(
         **{k: v for k, v in entry.items() if k != "date_formats"},
         **({"date_formats": tuple(entry["date_formats"])} if "date_formats" in entry else {}),
@@ -150,7 +159,9 @@ def _dialect(path: Path, value: Any) -> CsvDialect:
     return dialect
 
 
-def _fields(path: Path, value: Any) -> dict[str, FieldSource]:
+def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
+    if value is None and fmt in SELF_DESCRIBING_FORMATS:
+        value = {name: {"column": name} for name in SPEND_FIELDS if name != "art"}
     entries = _check_keys(path, "fields", value, set(SPEND_FIELDS) - {"art"})
     fields: dict[str, FieldSource] = {}
     for name, spec in entries.items():
@@ -168,9 +179,13 @@ def _fields(path: Path, value: Any) -> dict[str, FieldSource]:
 
 
 def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
-    entry = _check_keys(path, "art", value or {}, {"column", "from_account"})
+    entry = _check_keys(path, "art", value or {}, {"column", "from_account", "account_mapping"})
     if "column" in entry:
         return ArtRule(column=str(entry["column"]))
+    if "account_mapping" in entry:
+        if "account" not in fields:
+            raise _fail(path, "art.account_mapping", "needs fields.account to be mapped")
+        return ArtRule(account_mapping=_read_mapping(path, entry["account_mapping"]))
     if "from_account" in entry:
         rule = _check_keys(path, "art.from_account", entry["from_account"], {"start", "length"})
         if "account" not in fields:
@@ -180,3 +195,27 @@ def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
             raise _fail(path, "art.from_account", "start and length must be whole numbers ≥ 1")
         return ArtRule(account_start=start, account_length=length)
     return ArtRule()
+
+
+def _read_mapping(profile_path: Path, value: Any) -> tuple[tuple[str, str], ...]:
+    """A CSV file `account,art` beside the profile: the source's code → KOSTRA art."""
+    import csv
+
+    mapping_path = (profile_path.parent / str(value)).resolve()
+    if not mapping_path.is_file():
+        raise _fail(profile_path, "art.account_mapping", f"file not found: {mapping_path}")
+    with open(mapping_path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not {"account", "art"} <= set(reader.fieldnames or []):
+            raise _fail(profile_path, "art.account_mapping",
+                        f"{mapping_path.name} needs the columns account,art")
+        pairs = {}
+        for number, row in enumerate(reader, start=1):
+            account, art = (row["account"] or "").strip(), (row["art"] or "").strip()
+            if not account or not art:
+                raise _fail(profile_path, "art.account_mapping",
+                            f"{mapping_path.name} row {number}: account and art are required")
+            if pairs.setdefault(account, art) != art:
+                raise _fail(profile_path, "art.account_mapping",
+                            f"{mapping_path.name}: account {account!r} is mapped twice")
+    return tuple(sorted(pairs.items()))

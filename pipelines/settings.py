@@ -49,7 +49,8 @@ class Source:
     where: str  # the config key, for messages: municipalities[1].spend[0]
 
     def files(self) -> list[Path]:
-        return sorted(Path(p) for p in glob.glob(self.pattern) if Path(p).is_file())
+        """Each matching file, or folder (a folder of e-invoices is one delivery)."""
+        return sorted(Path(p) for p in glob.glob(self.pattern) if Path(p).exists())
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class _Reader:
         entry = self.mapping(value, where, _SOURCE_KEYS, {"path", "profile"})
         raw = self.text(entry["path"], f"{where}.path")
         pattern = str(self.config_path.parent / raw)
-        if not glob.has_magic(raw) and not Path(pattern).is_file():
+        if not glob.has_magic(raw) and not Path(pattern).exists():
             raise self.fail(f"{where}.path", f"file not found: {pattern}")
         profile = self.text(entry["profile"], f"{where}.profile")
         return Source(pattern=pattern, profile=profile, where=where)

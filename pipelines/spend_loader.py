@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from pipelines.orgno import clean_org_no
 from pipelines.profiles import REQUIRED_FIELDS, SourceProfile
-from pipelines.sources import DeliveryRejected
-from pipelines.sources.csv_file import CsvHeader, iter_batches, read_header
+from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
+from pipelines.sources.csv_file import CsvHeader
 
 STAGE = "_stage_spend"
 
@@ -38,6 +38,12 @@ class DeliveryResult:
 
 
 def file_sha256(path: Path) -> str:
+    """The checksum of a delivered file; of a folder: of its files' names and checksums."""
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{member.relative_to(path)}\0{file_sha256(member)}\n".encode())
+        return digest.hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -71,6 +77,8 @@ class _Expressions:
 
     def art(self) -> str:
         rule = self.profile.art
+        if rule.account_mapping:
+            return "_art_map.art"
         if rule.column:
             return self.column(rule.column)
         if rule.account_start:
@@ -88,9 +96,10 @@ class _Expressions:
         return text
 
     def invoice_date(self) -> str:
+        """The profile's formats in order, then ISO (what spreadsheets and XML give)."""
+        formats = dict.fromkeys([*self.profile.csv.date_formats, "%Y-%m-%d"])
         parsed = ", ".join(
-            f"try_strptime({self.field('invoice_date')}, {_sql_text(fmt)})"
-            for fmt in self.profile.csv.date_formats
+            f"try_strptime({self.field('invoice_date')}, {_sql_text(fmt)})" for fmt in formats
         )
         return f"cast(coalesce({parsed}) as date)"
 
@@ -157,7 +166,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile,
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
                 "_parse_error VARCHAR, _raw_text VARCHAR)")
     rows = 0
-    for batch in iter_batches(path, profile.csv, header):
+    for batch in reader_for(profile.format).iter_batches(path, profile, header):
         con.register("_batch", batch)
         con.execute(f"INSERT INTO {STAGE} SELECT * FROM _batch")
         con.unregister("_batch")
@@ -184,6 +193,22 @@ def _stage_org_numbers(con: duckdb.DuckDBPyConnection, expr: _Expressions, count
     con.register("_org_numbers", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _stage_org_numbers AS SELECT * FROM _org_numbers")
     con.unregister("_org_numbers")
+
+
+def _stage_art_mapping(con: duckdb.DuckDBPyConnection, profile: SourceProfile) -> None:
+    pairs = profile.art.account_mapping
+    table = pa.table({"account": pa.array([a for a, _ in pairs], pa.string()),
+                      "art": pa.array([b for _, b in pairs], pa.string())})
+    con.register("_art_pairs", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _stage_art_map AS SELECT * FROM _art_pairs")
+    con.unregister("_art_pairs")
+
+
+def _read_header(path: Path, profile: SourceProfile) -> CsvHeader:
+    if path.is_dir() and profile.format not in FOLDER_FORMATS:
+        raise DeliveryRejected(f"{path.name}: is a folder, but profile {profile.name!r} reads "
+                               f"{profile.format} files")
+    return reader_for(profile.format).read_header(path, profile)
 
 
 def _checked_rows_sql(expr: _Expressions) -> str:
@@ -217,6 +242,7 @@ def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, deliver
             ?, s._source_row, ?, ?
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field('supplier_org_no')}
+        LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field('account')}
         WHERE s._reason IS NULL
         """,
         [delivery_id, country, source_file, sha, loaded_at],
@@ -280,11 +306,12 @@ def load_spend_file(
     country = profile.country or cooperation_country
     con.execute("BEGIN TRANSACTION")
     try:
-        header = read_header(path, profile.csv)
+        header = _read_header(path, profile)
         _check_columns(path, profile, header)
         expr = _Expressions(profile, header, member_id, cooperation_currency)
         rows_read = _stage(con, path, profile, header)
         _stage_org_numbers(con, expr, country)
+        _stage_art_mapping(con, profile)
         _insert_outcomes(con, expr, sha, source_file, sha, loaded_at, country)
         loaded, amount = con.execute(
             "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
@@ -306,6 +333,6 @@ def load_spend_file(
         con.execute("ROLLBACK")
         raise
     finally:
-        for table in (STAGE, "_stage_checked", "_stage_org_numbers"):
+        for table in (STAGE, "_stage_checked", "_stage_org_numbers", "_stage_art_map"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return result

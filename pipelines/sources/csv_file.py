@@ -41,7 +41,8 @@ def _records(path: Path, dialect: CsvDialect):
     return handle, reader
 
 
-def read_header(path: Path, dialect: CsvDialect) -> CsvHeader:
+def read_header(path: Path, profile) -> CsvHeader:
+    dialect: CsvDialect = profile.csv
     handle, reader = _records(path, dialect)
     try:
         for _ in range(dialect.header_row - 1):
@@ -67,9 +68,10 @@ def _decode_message(path: Path, dialect: CsvDialect, error: UnicodeDecodeError) 
 
 
 def iter_batches(
-    path: Path, dialect: CsvDialect, header: CsvHeader, batch_rows: int = 100_000
+    path: Path, profile, header: CsvHeader, batch_rows: int = 100_000
 ) -> Iterator[pa.Table]:
     """Every data record after the header, in order, as text columns c0..cN."""
+    dialect: CsvDialect = profile.csv
     width = len(header.columns)
     handle, reader = _records(path, dialect)
     try:
@@ -88,10 +90,10 @@ def iter_batches(
                 record = [""] * width
             rows.append(record)
             if len(rows) >= batch_rows:
-                yield _to_table(rows, row_number, width, errors)
+                yield to_table(rows, row_number, width, errors)
                 rows, errors = [], []
         if rows:
-            yield _to_table(rows, row_number, width, errors)
+            yield to_table(rows, row_number, width, errors)
     except UnicodeDecodeError as error:
         raise DeliveryRejected(_decode_message(path, dialect, error)) from None
     except csv.Error as error:
@@ -106,7 +108,7 @@ def _width_error(found: int, expected: int) -> str:
     return f"the row has {found} fields, the header has {expected}"
 
 
-def _to_table(
+def to_table(
     rows: list[list[str]], last_row: int, width: int, errors: list[tuple[int, str, str]]
 ) -> pa.Table:
     first_row = last_row - len(rows) + 1

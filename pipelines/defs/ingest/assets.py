@@ -13,6 +13,7 @@ from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw
 
 INGEST_GROUP = "ingest"
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time: DuckDB allows one writing process
+SPEND_CONTRACT_CHECK = "spend_contract"
 AGREEMENT_TABLES = ("agreements", "agreement_categories", "agreement_suppliers",
                     "agreement_participants")
 REFERENCE_TABLES = tuple(t for t in RAW_TABLES if t not in DELIVERY_TABLES + AGREEMENT_TABLES)
@@ -65,6 +66,18 @@ def _record_profile_rejections(con, member_id: str, profile: str,
         )
 
 
+def check_loaded_deliveries(cooperation: Cooperation,
+                            results: list[DeliveryResult]) -> dg.AssetCheckResult:
+    """Validate what this run loaded against the spend contract (GX 1.x)."""
+    from pipelines.quality.gx_contracts import asset_check_result, validate_delivery
+
+    loaded = [r.file_sha256 for r in results if r.status == "loaded"]
+    with connect(cooperation.warehouse) as con:
+        checks = [validate_delivery(con, delivery_id) for delivery_id in loaded]
+    return asset_check_result(checks, asset_key=["raw", "spend_lines"],
+                              check_name=SPEND_CONTRACT_CHECK)
+
+
 def _specs(tables: tuple[str, ...], description: str) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(["raw", table], group_name=INGEST_GROUP, kinds={"duckdb", "python"},
@@ -78,6 +91,10 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
         name="member_spend",
         specs=_specs(DELIVERY_TABLES, "one member's spend deliveries, each file loaded with "
                      "lineage or rejected with its reason"),
+        check_specs=[dg.AssetCheckSpec(
+            SPEND_CONTRACT_CHECK, asset=["raw", "spend_lines"],
+            description="Great Expectations suite generated from data_contracts/spend.odcs.yaml,"
+            " run on every delivery this run loaded")],
         partitions_def=member_partitions(cooperation),
         pool=WAREHOUSE_POOL,
     )
@@ -97,6 +114,7 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
         }
         for table in DELIVERY_TABLES:
             yield dg.MaterializeResult(asset_key=["raw", table], metadata=summary)
+        yield check_loaded_deliveries(cooperation, results)
 
     @dg.multi_asset(
         name="agreement_register",
