@@ -40,7 +40,20 @@ def _validate_fi(value: str) -> str:
     return ytunnus.validate(value)
 
 
-_VALIDATORS = {"NO": _validate_no, "DK": _validate_dk, "SE": _validate_se, "FI": _validate_fi}
+def _validate_gb(value: str) -> str:
+    """Never verified: python-stdnum has no validator for UK Companies House numbers.
+
+    `stdnum.gb` covers NHS numbers, SEDOL, UPN, UTR and VAT numbers only, and a company
+    number (8 characters, e.g. 04149192 or SC123456) has no check digit to test. Our rule is
+    to validate with a library, never by hand, so a UK number is kept as the source wrote it
+    (supplier_org_no_raw) but is never a verified organisation number (and so never matches
+    an agreement's supplier by number).
+    """
+    raise exceptions.ValidationError("no library validator for UK company numbers")
+
+
+_VALIDATORS = {"NO": _validate_no, "DK": _validate_dk, "SE": _validate_se, "FI": _validate_fi,
+               "GB": _validate_gb}
 
 
 @lru_cache(maxsize=200_000)

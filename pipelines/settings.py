@@ -25,7 +25,9 @@ PROFILES_DIR = CONTRACTS_DIR / "profiles"
 REFERENCE_DEFAULTS_DIR = Path(__file__).resolve().parent / "reference_defaults"
 
 CONFIG_ENV_VAR = "SAMKJOP_CONFIG"
-COUNTRIES = ("NO", "DK", "SE", "FI")
+# GB: UK councils (real public data onboarding); its company numbers are never verified,
+# see pipelines/orgno.py
+COUNTRIES = ("NO", "DK", "SE", "FI", "GB")
 REFERENCE_DATASETS = (
     "taxonomy",
     "classification_rules",

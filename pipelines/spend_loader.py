@@ -27,6 +27,7 @@ STAGE = "_stage_spend"
 
 @dataclass(frozen=True)
 class DeliveryResult:
+    delivery_id: str
     source_file: str
     file_sha256: str
     status: str  # loaded | skipped_duplicate | rejected
@@ -35,6 +36,13 @@ class DeliveryResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     amount_loaded: Decimal | None = None
+    recorded: bool = True  # False: nothing new was written (the file was seen before)
+
+
+def delivery_key(member_id: str, source_file: str, sha: str) -> str:
+    """One delivery = one member's file (path and content). The same content under another
+    name, or from another member, is another delivery."""
+    return hashlib.sha256(f"{member_id}\0{source_file}\0{sha}".encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -257,6 +265,11 @@ def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, deliver
     )
 
 
+def _recorded_status(con: duckdb.DuckDBPyConnection, delivery_id: str):
+    return con.execute("SELECT status, loaded_at FROM raw.deliveries WHERE delivery_id = ?",
+                       [delivery_id]).fetchone()
+
+
 def _already_delivered(con: duckdb.DuckDBPyConnection, member_id: str, sha: str):
     return con.execute(
         "SELECT source_file, loaded_at FROM raw.deliveries WHERE municipality_id = ? "
@@ -275,9 +288,35 @@ def _record(con: duckdb.DuckDBPyConnection, member_id: str, profile: SourceProfi
                (SELECT max(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
                ?, ?, ?
         """,
-        [result.file_sha256, member_id, result.source_file, result.file_sha256, profile.name,
+        [result.delivery_id, member_id, result.source_file, result.file_sha256, profile.name,
          result.rows_read, result.rows_loaded, result.rows_rejected, result.amount_loaded,
-         result.file_sha256, result.file_sha256, result.status, result.message, loaded_at],
+         result.delivery_id, result.delivery_id, result.status, result.message, loaded_at],
+    )
+
+
+def _replace_earlier_deliveries(con: duckdb.DuckDBPyConnection, member_id: str,
+                                delivery_id: str, name: str, loaded_at: datetime) -> None:
+    """The correction rule: a new delivery replaces each earlier loaded delivery of the same
+    member whose invoice dates all lie within the new delivery's first..last invoice date.
+    The replaced rows stay in raw (for audit); dbt leaves them out of the figures."""
+    con.execute(
+        """
+        INSERT INTO raw.delivery_replacements
+        SELECT earlier.delivery_id, new.delivery_id, ?,
+               'replaced by ' || ? || ': its invoice dates (' || earlier.first_invoice_date
+               || ' to ' || earlier.last_invoice_date || ') lie within the new delivery''s '
+               || new.first_invoice_date || ' to ' || new.last_invoice_date
+        FROM raw.deliveries AS new
+        JOIN raw.deliveries AS earlier
+          ON earlier.municipality_id = new.municipality_id
+         AND earlier.delivery_id <> new.delivery_id
+         AND earlier.status = 'loaded'
+         AND earlier.first_invoice_date >= new.first_invoice_date
+         AND earlier.last_invoice_date <= new.last_invoice_date
+        WHERE new.delivery_id = ? AND new.municipality_id = ?
+          AND earlier.delivery_id NOT IN (SELECT delivery_id FROM raw.delivery_replacements)
+        """,
+        [loaded_at, name, delivery_id, member_id],
     )
 
 
@@ -289,16 +328,22 @@ def load_spend_file(
     cooperation_country: str,
     cooperation_currency: str,
 ) -> DeliveryResult:
-    """Load one delivered file for one member. Idempotent: a file already loaded is skipped."""
+    """Load one delivered file for one member. Idempotent: a file already recorded is not
+    loaded again; a file rejected before is tried again (its profile may have been fixed)."""
     sha = file_sha256(path)
     source_file = str(path)
+    delivery_id = delivery_key(member_id, source_file, sha)
     loaded_at = datetime.now()
+    recorded = _recorded_status(con, delivery_id)
+    if recorded and recorded[0] != "rejected":
+        return DeliveryResult(delivery_id, source_file, sha, "skipped_duplicate",
+                              f"already {recorded[0].replace('_', ' ')} at "
+                              f"{recorded[1]:%Y-%m-%d %H:%M}", recorded=False)
+    if recorded:
+        con.execute("DELETE FROM raw.deliveries WHERE delivery_id = ?", [delivery_id])
     earlier = _already_delivered(con, member_id, sha)
     if earlier:
-        if earlier[0] == source_file:
-            return DeliveryResult(source_file, sha, "skipped_duplicate",
-                                  f"already loaded at {earlier[1]:%Y-%m-%d %H:%M}")
-        result = DeliveryResult(source_file, sha, "skipped_duplicate",
+        result = DeliveryResult(delivery_id, source_file, sha, "skipped_duplicate",
                                 f"same content as {Path(earlier[0]).name}, loaded "
                                 f"{earlier[1]:%Y-%m-%d %H:%M}: not loaded twice")
         _record(con, member_id, profile, result, loaded_at)
@@ -312,22 +357,23 @@ def load_spend_file(
         rows_read = _stage(con, path, profile, header)
         _stage_org_numbers(con, expr, country)
         _stage_art_mapping(con, profile)
-        _insert_outcomes(con, expr, sha, source_file, sha, loaded_at, country)
+        _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country)
         loaded, amount = con.execute(
             "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
-            [sha],
+            [delivery_id],
         ).fetchone()
         rejected = rows_read - loaded
         result = DeliveryResult(
-            source_file, sha, "loaded",
+            delivery_id, source_file, sha, "loaded",
             f"{loaded} rows loaded, {rejected} rejected" if rejected else f"{loaded} rows loaded",
             rows_read, loaded, rejected, amount,
         )
         _record(con, member_id, profile, result, loaded_at)
+        _replace_earlier_deliveries(con, member_id, delivery_id, path.name, loaded_at)
         con.execute("COMMIT")
     except DeliveryRejected as problem:
         con.execute("ROLLBACK")
-        result = DeliveryResult(source_file, sha, "rejected", str(problem))
+        result = DeliveryResult(delivery_id, source_file, sha, "rejected", str(problem))
         _record(con, member_id, profile, result, loaded_at)
     except BaseException:
         con.execute("ROLLBACK")

@@ -67,6 +67,12 @@ RAW_TABLES: dict[str, str] = {
         message VARCHAR,
         loaded_at TIMESTAMP NOT NULL
     """,
+    "delivery_replacements": """
+        delivery_id VARCHAR NOT NULL,
+        replaced_by VARCHAR NOT NULL,
+        replaced_at TIMESTAMP NOT NULL,
+        reason VARCHAR NOT NULL
+    """,
     "agreements": """
         agreement_id VARCHAR NOT NULL,
         agreement_name VARCHAR,
@@ -133,7 +139,7 @@ RAW_TABLES: dict[str, str] = {
 }
 
 # Tables that belong to one municipality's deliveries; the rest are replaced whole.
-DELIVERY_TABLES = ("spend_lines", "rejected_rows", "deliveries")
+DELIVERY_TABLES = ("spend_lines", "rejected_rows", "deliveries", "delivery_replacements")
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:

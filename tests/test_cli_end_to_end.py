@@ -216,3 +216,34 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
     assert delivery["source_file"].endswith("spend_5037_2024-08.csv")
     status = samkjop_here(capsys, "status", "--config", str(config))
     assert "rejected" in status.stdout and "missing required column" in status.stdout
+
+
+@pytest.mark.xdist_group("innherred_run")
+def test_a_corrected_delivery_never_doubles_spend(innherred_run, tmp_path):
+    config, first = innherred_run
+    assert first.returncode == 0, first.stderr
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    original = (config.parent / "spend_5037.csv").read_text(encoding="utf-8")
+    corrected_dir = config.parent / "corrections"
+    corrected_dir.mkdir()
+    # the same period, one amount corrected: F3 300.00 -> 350.00
+    (corrected_dir / "spend_5037_v2.csv").write_text(
+        original.replace("974760673,Kontor AS,11500,115,300.00", "974760673,Kontor AS,11500,115,350.00"),
+        encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(
+        "        profile: canonical\n",
+        "        profile: canonical\n      - path: corrections/*.csv\n        profile: canonical\n",
+        1) if "corrections" not in text else text, encoding="utf-8")
+    assert "corrections/*.csv" in config.read_text(encoding="utf-8")
+
+    result = samkjop("run", "--config", str(config))
+
+    assert result.returncode in (0, 2), result.stdout + result.stderr
+    (kpis,) = _rows(snapshot, "SELECT * FROM marts.municipality_kpis "
+                              "WHERE municipality_id = '5037' AND year = 2024")
+    assert kpis["total_spend"] == Decimal("8555.75")  # 8505.75 + 50, not doubled
+    statuses = {Path(r["source_file"]).name: r["status"] for r in _rows(
+        snapshot, "SELECT source_file, status FROM marts.delivery_reconciliation")}
+    assert statuses["spend_5037.csv"] == "replaced"
+    assert statuses["spend_5037_v2.csv"] == "loaded"

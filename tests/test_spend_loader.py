@@ -168,3 +168,29 @@ def test_unknown_profile_key_names_the_file_and_key(tmp_path):
     write(tmp_path / "bad.yaml", ERP_PROFILE + "colour: blue\n")
     with pytest.raises(ProfileError, match=r"bad\.yaml: top level: unknown key 'colour'"):
         load_profile("bad.yaml", tmp_path)
+
+
+def test_a_corrected_delivery_replaces_earlier_ones_within_its_period(con, tmp_path, erp):
+    march = _erp_file(tmp_path, "1;1;01.03.2024;923609016;A;411500;10,00\r\n"
+                                "2;1;31.03.2024;923609016;A;411500;20,00\r\n", "mars.csv")
+    april = _erp_file(tmp_path, "3;1;02.04.2024;923609016;A;411500;30,00\r\n", "april.csv")
+    for path in (march, april):
+        assert _load(con, path, erp).status == "loaded"
+    corrected = _erp_file(tmp_path, "1;1;01.03.2024;923609016;A;411500;15,00\r\n"
+                                    "2;1;31.03.2024;923609016;A;411500;20,00\r\n", "mars-v2.csv")
+    assert _load(con, corrected, erp).status == "loaded"
+    replaced = con.execute(
+        "SELECT d.source_file, r.reason FROM raw.delivery_replacements r "
+        "JOIN raw.deliveries d USING (delivery_id)").fetchall()
+    assert [(Path(f).name, reason.split(":")[0]) for f, reason in replaced] == [
+        ("mars.csv", "replaced by mars-v2.csv")]
+
+
+def test_a_late_invoice_in_the_next_month_does_not_replace_that_month(con, tmp_path, erp):
+    february = _erp_file(tmp_path, "1;1;01.02.2024;923609016;A;411500;10,00\r\n"
+                                   "2;1;28.02.2024;923609016;A;411500;10,00\r\n", "feb.csv")
+    march = _erp_file(tmp_path, "3;1;27.02.2024;923609016;A;411500;10,00\r\n"
+                                "4;1;15.03.2024;923609016;A;411500;10,00\r\n", "mars.csv")
+    for path in (february, march):
+        assert _load(con, path, erp).status == "loaded"
+    assert con.execute("SELECT count(*) FROM raw.delivery_replacements").fetchone()[0] == 0

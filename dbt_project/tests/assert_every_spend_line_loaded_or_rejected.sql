@@ -1,13 +1,21 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_spend_lines'}}}) }}
 
--- Nothing is dropped silently: every raw spend line is either in
--- fct_spend_lines or in rejected_rows (no exchange rate), never both.
+-- Nothing is dropped silently: every raw spend line of a delivery that is not
+-- replaced is either in fct_spend_lines or in rejected_rows (no exchange rate),
+-- never both.
 
 with
+
+replaced_deliveries as (
+
+    select delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+
+),
 
 raw_lines as (
 
     select spend_line_id from {{ ref('stg_raw__spend_lines') }}
+    where delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
 
 ),
 

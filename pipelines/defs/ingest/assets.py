@@ -8,7 +8,7 @@ import dagster as dg
 from pipelines.profiles import ProfileError, load_profile
 from pipelines.register_loader import load_agreements, load_reference
 from pipelines.settings import Cooperation
-from pipelines.spend_loader import DeliveryResult, file_sha256, load_spend_file
+from pipelines.spend_loader import DeliveryResult, delivery_key, file_sha256, load_spend_file
 from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw_schema
 
 INGEST_GROUP = "ingest"
@@ -23,11 +23,13 @@ def member_partitions(cooperation: Cooperation) -> dg.StaticPartitionsDefinition
     return dg.StaticPartitionsDefinition(cooperation.member_ids)
 
 
-def _profile_rejections(source, error: ProfileError) -> list[DeliveryResult]:
-    return [
-        DeliveryResult(str(path), file_sha256(path), "rejected", f"{path.name}: {error}")
-        for path in source.files()
-    ]
+def _profile_rejections(member_id: str, source, error: ProfileError) -> list[DeliveryResult]:
+    results = []
+    for path in source.files():
+        sha = file_sha256(path)
+        results.append(DeliveryResult(delivery_key(member_id, str(path), sha), str(path), sha,
+                                      "rejected", f"{path.name}: {error}"))
+    return results
 
 
 def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> list[DeliveryResult]:
@@ -41,7 +43,7 @@ def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> lis
                 profile = load_profile(source.profile, cooperation.root)
             except ProfileError as error:
                 log.error(f"{member_id}: {error}")
-                rejected = _profile_rejections(source, error)
+                rejected = _profile_rejections(member_id, source, error)
                 _record_profile_rejections(con, member_id, source.profile, rejected)
                 results += rejected
                 continue
@@ -58,10 +60,11 @@ def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> lis
 def _record_profile_rejections(con, member_id: str, profile: str,
                                rejected: list[DeliveryResult]) -> None:
     for result in rejected:
+        con.execute("DELETE FROM raw.deliveries WHERE delivery_id = ?", [result.delivery_id])
         con.execute(
             "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?, ?, 0, 0, 0, NULL, NULL, NULL, "
             "'rejected', ?, current_timestamp)",
-            [result.file_sha256, member_id, result.source_file, result.file_sha256, profile,
+            [result.delivery_id, member_id, result.source_file, result.file_sha256, profile,
              result.message],
         )
 
@@ -71,7 +74,7 @@ def check_loaded_deliveries(cooperation: Cooperation,
     """Validate what this run loaded against the spend contract (GX 1.x)."""
     from pipelines.quality.gx_contracts import asset_check_result, validate_delivery
 
-    loaded = [r.file_sha256 for r in results if r.status == "loaded"]
+    loaded = [r.delivery_id for r in results if r.status == "loaded"]
     with connect(cooperation.warehouse) as con:
         checks = [validate_delivery(con, delivery_id) for delivery_id in loaded]
     return asset_check_result(checks, asset_key=["raw", "spend_lines"],

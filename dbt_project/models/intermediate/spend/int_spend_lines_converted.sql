@@ -2,13 +2,20 @@
 -- currency. A line in the cooperation's currency has rate 1; a line in another
 -- currency takes the rate of its invoice month. A line with no rate keeps a NULL
 -- rate and a rejection reason: fct_spend_lines leaves it out, rejected_rows
--- reports it.
+-- reports it. Lines of a delivery that a corrected delivery replaced are left out.
 
 with
+
+replaced_deliveries as (
+
+    select delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+
+),
 
 spend_lines as (
 
     select * from {{ ref('stg_raw__spend_lines') }}
+    where delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
 
 ),
 

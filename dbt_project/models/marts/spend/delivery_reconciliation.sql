@@ -1,13 +1,20 @@
 -- One row per delivered file: what the loader read, loaded and rejected, with
 -- the lines rejected for a missing exchange rate moved from loaded to rejected,
 -- so that rows_read = rows_loaded + rows_rejected still holds, and the loaded
--- amount in the cooperation's currency from fct_spend_lines.
+-- amount in the cooperation's currency from fct_spend_lines. A delivery that a
+-- corrected delivery replaced shows status 'replaced' and contributes no figures.
 
 with
 
 deliveries as (
 
     select * from {{ ref('stg_raw__deliveries') }}
+
+),
+
+replacements as (
+
+    select * from {{ ref('stg_raw__delivery_replacements') }}
 
 ),
 
@@ -60,8 +67,12 @@ final as (
         deliveries.source_file,
         deliveries.file_sha256,
         deliveries.profile,
-        deliveries.status,
-        deliveries.message,
+        case
+            when replacements.delivery_id is not null then 'replaced'
+            else deliveries.status
+        end as status,
+        coalesce(replacements.replacement_reason, deliveries.message) as message,
+        replacements.replaced_by_delivery_id,
         deliveries.rows_read,
         deliveries.rows_loaded
         - coalesce(exchange_rate_rejections.rejected_row_count, 0) as rows_loaded,
@@ -70,8 +81,10 @@ final as (
         coalesce(exchange_rate_rejections.rejected_row_count, 0)
             as rows_rejected_exchange_rate,
         cast(coalesce(loaded_lines.amount_loaded, 0) as decimal(18, 4)) as amount_loaded,
-        loaded_lines.first_invoice_date,
-        loaded_lines.last_invoice_date,
+        coalesce(loaded_lines.first_invoice_date, deliveries.first_invoice_date)
+            as first_invoice_date,
+        coalesce(loaded_lines.last_invoice_date, deliveries.last_invoice_date)
+            as last_invoice_date,
         coalesce(loaded_lines.spend_line_count, 0) as spend_line_count,
         deliveries.amount_loaded as reported_amount_loaded,
         deliveries.loaded_at
@@ -83,6 +96,9 @@ final as (
 
     left join loaded_lines
         on deliveries.delivery_id = loaded_lines.delivery_id
+
+    left join replacements
+        on deliveries.delivery_id = replacements.delivery_id
 
 )
 

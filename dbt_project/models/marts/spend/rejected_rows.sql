@@ -4,9 +4,17 @@
 
 with
 
+replaced_deliveries as (
+
+    select delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+
+),
+
 loader_rejections as (
 
     select * from {{ ref('stg_raw__rejected_rows') }}
+    where delivery_id is null
+    or delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
 
 ),
 
