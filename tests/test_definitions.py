@@ -51,6 +51,7 @@ def test_member_partitions_come_from_the_config(definitions):
 def test_dbt_tests_are_asset_checks(definitions):
     checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
     assert any("delivery_reconciliation" in name for name in checks)
+    assert "spend_contract" in checks  # the GX suite from data_contracts/spend.odcs.yaml
     assert len(checks) > 20
 
 
