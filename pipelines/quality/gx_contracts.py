@@ -354,14 +354,22 @@ def validate_frame(frame: pd.DataFrame, dataset: str, *, skip: Iterable[str] = (
 
 def validate_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, *,
                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> ContractCheck:
-    """Check one loaded spend delivery (all rows of raw.spend_lines with `delivery_id`).
+    """Check one loaded spend delivery (all rows of raw.spend_lines with `delivery_id`)."""
+    return validate_deliveries(con, [delivery_id], chunk_rows=chunk_rows,
+                               subject=f"delivery {delivery_id}")
 
-    Rows are streamed in source_row order, about `chunk_rows` at a time (whole DuckDB vectors
-    of 2048 rows), and the unexpected counts of the chunks are summed per expectation, so a
-    delivery of any size is checked completely with bounded memory. The loaded table uses the
-    spend contract's column names; `supplier_org_no` is skipped (different meaning, see
-    LOADED_SKIPPED_COLUMNS), the lineage columns (delivery_id, source_row, ...) are not in the
-    contract. Failures name rows by source_row (the row in the delivered file).
+
+def validate_deliveries(con: duckdb.DuckDBPyConnection, delivery_ids: Sequence[str], *,
+                        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                        subject: str | None = None) -> ContractCheck:
+    """Check loaded spend deliveries in one pass (GX's per-validation overhead is paid once).
+
+    Rows are streamed in file and source_row order, about `chunk_rows` at a time (whole DuckDB
+    vectors of 2048 rows), and the unexpected counts of the chunks are summed per expectation,
+    so deliveries of any size are checked completely with bounded memory. The loaded table
+    uses the spend contract's column names; `supplier_org_no` is skipped (different meaning,
+    see LOADED_SKIPPED_COLUMNS), the lineage columns (delivery_id, source_row, ...) are not in
+    the contract. Failures name rows as `<file>:<source_row>` (the row in the delivered file).
     """
     table_columns = [row[0] for row in con.execute(
         "SELECT column_name FROM information_schema.columns "
@@ -369,17 +377,23 @@ def validate_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, *,
     columns = _checked_columns("spend", table_columns, LOADED_SKIPPED_COLUMNS["spend"])
     vectors = max(1, chunk_rows // _DUCKDB_VECTOR_ROWS)
     selected = ", ".join(f'"{c}"' for c in columns)
+    single = len(delivery_ids) == 1
+    row_ref = "source_row" if single else (
+        "regexp_extract(source_file, '[^/]+$') || ':' || source_row")
 
     def chunks() -> Iterator[pd.DataFrame]:
         # On `con` itself, so the caller's open transaction is seen; nothing else runs on
         # `con` until the result is exhausted.
-        result = con.execute(f"SELECT source_row, {selected} FROM raw.spend_lines "
-                             "WHERE delivery_id = ? ORDER BY source_row", [delivery_id])
+        result = con.execute(
+            f"SELECT {row_ref} AS row_ref, {selected} FROM raw.spend_lines "
+            "WHERE list_contains(?, delivery_id) ORDER BY source_file, source_row",
+            [list(delivery_ids)])
         while not (frame := result.fetch_df_chunk(vectors)).empty:
-            yield frame.set_index("source_row")
+            yield frame.set_index("row_ref")
 
     return _validate_chunks(chunks(), _cached_suite("spend", columns), dataset="spend",
-                            subject=f"delivery {delivery_id}", row_label="source_row")
+                            subject=subject or f"{len(delivery_ids)} deliveries",
+                            row_label="source_row" if single else "file:row")
 
 
 def asset_check_result(

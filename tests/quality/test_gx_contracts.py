@@ -270,3 +270,24 @@ def test_validate_delivery_sums_the_chunks(tmp_path: Path):
     assert check.failures == [
         "column item_code_scheme: 3 of 20000 values are not one of CPV, UNSPSC (expect in set); "
         "e.g. 'XYZ'; at source_row 1, 9000, 20000"]
+
+
+def test_validate_deliveries_checks_several_deliveries_in_one_pass(tmp_path):
+    import duckdb
+
+    from pipelines.quality.gx_contracts import validate_deliveries
+    from pipelines.warehouse import create_raw_schema
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    create_raw_schema(con)
+    for delivery, currency in (("D1", "NOK"), ("D2", "kroner")):
+        con.execute(
+            "INSERT INTO raw.spend_lines (delivery_id, municipality_id, invoice_id, invoice_date,"
+            " is_supplier_org_no_valid, amount_excl_vat, currency, source_file, source_row,"
+            " file_sha256, loaded_at) SELECT ?, '5035', 'F' || i, DATE '2024-01-01', false,"
+            " 10, CASE WHEN i = 3 THEN ? ELSE 'NOK' END, '/x/' || ? || '.csv', i, 'sha',"
+            " now() FROM range(1, 6) t(i)", [delivery, currency, delivery])
+    check = validate_deliveries(con, ["D1", "D2"])
+    con.close()
+    assert check.rows == 10 and not check.success
+    assert any("D2.csv:3" in failure and "currency" in failure for failure in check.failures)

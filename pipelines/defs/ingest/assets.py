@@ -72,11 +72,11 @@ def _record_profile_rejections(con, member_id: str, profile: str,
 def check_loaded_deliveries(cooperation: Cooperation,
                             results: list[DeliveryResult]) -> dg.AssetCheckResult:
     """Validate what this run loaded against the spend contract (GX 1.x)."""
-    from pipelines.quality.gx_contracts import asset_check_result, validate_delivery
+    from pipelines.quality.gx_contracts import asset_check_result, validate_deliveries
 
     loaded = [r.delivery_id for r in results if r.status == "loaded"]
     with connect(cooperation.warehouse) as con:
-        checks = [validate_delivery(con, delivery_id) for delivery_id in loaded]
+        checks = [validate_deliveries(con, loaded)] if loaded else []
     return asset_check_result(checks, asset_key=["raw", "spend_lines"],
                               check_name=SPEND_CONTRACT_CHECK)
 
