@@ -99,12 +99,12 @@ def test_every_row_is_loaded_or_rejected_and_the_sums_reconcile(
         "list(DISTINCT currency), count(supplier_org_no_raw), "
         "count(*) FILTER (is_supplier_org_no_valid OR supplier_org_no IS NOT NULL) "
         "FROM raw.spend_lines WHERE delivery_id = ?",
-        [result.file_sha256],
+        [result.delivery_id],
     ).fetchone()
     rejected = warehouse.execute(
         "SELECT source_row, reason, raw_row FROM raw.rejected_rows WHERE delivery_id = ? "
         "ORDER BY source_row",
-        [result.file_sha256],
+        [result.delivery_id],
     ).fetchall()
     for source_row, reason, _ in rejected:
         print(f"{path.name} row {source_row} rejected: {reason}")
