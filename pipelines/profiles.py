@@ -23,7 +23,7 @@ FORMATS = ("csv", "xlsx", "ehf", "saf-t")
 SELF_DESCRIBING_FORMATS = ("ehf", "saf-t")
 
 _PROFILE_KEYS = {"profile", "description", "format", "csv", "xlsx", "country", "currency",
-                 "fields", "art"}
+                 "fields", "art", "amount"}
 _CSV_KEYS = {"encoding", "delimiter", "quotechar", "decimal", "thousands", "header_row",
              "date_formats"}
 _XLSX_KEYS = {"sheet", "header_row", "date_formats", "decimal", "thousands"}
@@ -47,10 +47,23 @@ class CsvDialect:
 
 @dataclass(frozen=True)
 class FieldSource:
-    """A standard field comes from a source column or is a constant."""
+    """A standard field comes from a source column, a constant, or several columns joined
+    (`concat: [Avdeling, Bilagsnr]` with `separator`, default '-')."""
 
     column: str | None = None
     constant: str | None = None
+    concat: tuple[str, ...] = ()
+    separator: str = "-"
+
+
+@dataclass(frozen=True)
+class AmountRule:
+    """How the source writes amounts: a sign column (debit/credit flag) whose listed values
+    make the amount negative, and/or a VAT column to subtract from a gross amount."""
+
+    sign_column: str | None = None
+    negative_values: tuple[str, ...] = ()
+    vat_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +88,13 @@ class SourceProfile:
     currency: str | None
     fields: dict[str, FieldSource]
     art: ArtRule
+    amount: AmountRule = AmountRule()
 
     def source_columns(self) -> list[str]:
         columns = [f.column for f in self.fields.values() if f.column]
-        if self.art.column:
-            columns.append(self.art.column)
+        columns += [c for f in self.fields.values() for c in f.concat]
+        columns += [c for c in (self.art.column, self.amount.sign_column,
+                                self.amount.vat_column) if c]
         return list(dict.fromkeys(columns))
 
 
@@ -138,6 +153,7 @@ def _parse(path: Path, document: Any) -> SourceProfile:
         currency=doc.get("currency"),
         fields=fields,
         art=art,
+        amount=_amount(path, doc.get("amount")),
     )
 
 
@@ -165,17 +181,39 @@ def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
     entries = _check_keys(path, "fields", value, set(SPEND_FIELDS) - {"art"})
     fields: dict[str, FieldSource] = {}
     for name, spec in entries.items():
-        spec = _check_keys(path, f"fields.{name}", spec, {"column", "constant"})
-        if len(spec) != 1:
-            raise _fail(path, f"fields.{name}", "give exactly one of 'column' or 'constant'")
+        spec = _check_keys(path, f"fields.{name}", spec,
+                           {"column", "constant", "concat", "separator"})
+        if len(set(spec) & {"column", "constant", "concat"}) != 1:
+            raise _fail(path, f"fields.{name}",
+                        "give exactly one of 'column', 'constant' or 'concat'")
+        concat = spec.get("concat") or []
+        if "concat" in spec and (not isinstance(concat, list) or len(concat) < 2):
+            raise _fail(path, f"fields.{name}.concat", "list at least two columns")
         fields[name] = FieldSource(
             column=None if spec.get("column") is None else str(spec["column"]),
             constant=None if spec.get("constant") is None else str(spec["constant"]),
+            concat=tuple(str(c) for c in concat),
+            separator=str(spec.get("separator", "-")),
         )
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise _fail(path, "fields", f"required field {missing[0]!r} is not mapped")
     return fields
+
+
+def _amount(path: Path, value: Any) -> AmountRule:
+    entry = _check_keys(path, "amount", value or {},
+                        {"sign_column", "negative_values", "vat_column"})
+    if ("sign_column" in entry) != ("negative_values" in entry):
+        raise _fail(path, "amount", "sign_column and negative_values go together")
+    negative = entry.get("negative_values") or []
+    if not isinstance(negative, list):
+        raise _fail(path, "amount.negative_values", "expected a list of values, e.g. [K, Kredit]")
+    return AmountRule(
+        sign_column=None if entry.get("sign_column") is None else str(entry["sign_column"]),
+        negative_values=tuple(str(v) for v in negative),
+        vat_column=None if entry.get("vat_column") is None else str(entry["vat_column"]),
+    )
 
 
 def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:

@@ -81,6 +81,9 @@ class _Expressions:
             return "NULL"
         if source.constant is not None:
             return _sql_text(source.constant)
+        if source.concat:
+            parts = ", ".join(self.column(c) for c in source.concat)
+            return f"nullif(concat_ws({_sql_text(source.separator)}, {parts}), '')"
         return self.column(source.column)
 
     def art(self) -> str:
@@ -94,9 +97,26 @@ class _Expressions:
                     f"{rule.account_length}), '')")
         return "NULL"
 
-    def amount_text(self) -> str:
+    def amount(self) -> str:
+        """The amount excluding VAT: gross minus the VAT column where the source has one,
+        negated where the sign column holds one of the profile's negative values."""
+        rule = self.profile.amount
+        amount = f"try_cast({self.number_text(self.field('amount_excl_vat'))} AS DECIMAL(18, 4))"
+        if rule.vat_column:
+            amount = f"({amount} - {self.vat()})"
+        if rule.sign_column:
+            negative = ", ".join(_sql_text(v.upper()) for v in rule.negative_values)
+            amount = (f"(CASE WHEN upper({self.column(rule.sign_column)}) IN ({negative}) "
+                      f"THEN -1 ELSE 1 END * {amount})")
+        return amount
+
+    def vat(self) -> str:
+        vat_text = self.number_text(self.column(self.profile.amount.vat_column))
+        return f"coalesce(try_cast({vat_text} AS DECIMAL(18, 4)), 0)"
+
+    def number_text(self, text: str) -> str:
+        """A number as the source writes it, as text DuckDB can cast."""
         csv = self.profile.csv
-        text = self.field("amount_excl_vat")
         for removed in ([csv.thousands] if csv.thousands else []) + [" ", "\u00a0", "\u202f"]:
             text = f"replace({text}, {_sql_text(removed)}, '')"
         if csv.decimal != ".":
@@ -132,6 +152,7 @@ class _Expressions:
                 f"{_sql_text('missing required value: ' + self._describe(name))}"
             )
         date_formats = " or ".join(self.profile.csv.date_formats)
+        checks += self._vat_check()
         checks += [
             f"WHEN invoice_date IS NULL THEN 'invoice_date ' || {self._quoted('invoice_date')}"
             f" || ' is not a valid date ({date_formats})'",
@@ -147,6 +168,14 @@ class _Expressions:
             f"{self.member_id}'",
         ]
         return "CASE " + " ".join(checks) + " END"
+
+    def _vat_check(self) -> list[str]:
+        if not self.profile.amount.vat_column:
+            return []
+        vat = self.column(self.profile.amount.vat_column)
+        problem = _sql_text(f"VAT (column {self.profile.amount.vat_column!r}) is not a number")
+        return [f"WHEN {vat} IS NOT NULL AND "
+                f"try_cast({self.number_text(vat)} AS DECIMAL(18, 4)) IS NULL THEN {problem}"]
 
     def _describe(self, name: str) -> str:
         source = self.profile.fields[name]
@@ -226,7 +255,7 @@ def _checked_rows_sql(expr: _Expressions) -> str:
                 *,
                 {expr.municipality()} AS municipality_id,
                 {expr.invoice_date()} AS invoice_date,
-                try_cast({expr.amount_text()} AS DECIMAL(18, 4)) AS amount_excl_vat,
+                {expr.amount()} AS amount_excl_vat,
                 {expr.currency()} AS currency
             FROM {STAGE}
         )

@@ -194,3 +194,39 @@ def test_a_late_invoice_in_the_next_month_does_not_replace_that_month(con, tmp_p
     for path in (february, march):
         assert _load(con, path, erp).status == "loaded"
     assert con.execute("SELECT count(*) FROM raw.delivery_replacements").fetchone()[0] == 0
+
+
+def test_concatenation_sign_column_and_gross_amounts_with_vat(con, tmp_path):
+    profile = load_profile("g.yaml", write(tmp_path / "g.yaml", """
+        profile: test-gross
+        format: csv
+        csv: {delimiter: ";", decimal: ",", date_formats: ["%d.%m.%Y"]}
+        fields:
+          invoice_id: {concat: [Avd, Bilag], separator: "/"}
+          invoice_date: {column: Dato}
+          amount_excl_vat: {column: Brutto}
+          account: {column: Konto}
+        amount: {sign_column: DK, negative_values: [K, kredit], vat_column: Mva}
+        art: {from_account: {start: 1, length: 3}}
+    """).parent)
+    path = write(tmp_path / "g.csv", """
+        Avd;Bilag;Dato;Brutto;Mva;DK;Konto
+        12;100;01.03.2024;1250,00;250,00;D;11500
+        12;101;02.03.2024;625,00;125,00;K;11500
+        12;102;03.03.2024;100,00;;D;11500
+        12;103;04.03.2024;100,00;tjue;D;11500
+    """)
+    result = load_spend_file(con, path, "5032", profile, "NO", "NOK")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 1)
+    assert con.execute("SELECT invoice_id, amount_excl_vat FROM raw.spend_lines "
+                       "ORDER BY source_row").fetchall() == [
+        ("12/100", Decimal("1000.00")), ("12/101", Decimal("-500.00")),
+        ("12/102", Decimal("100.00"))]
+    reason = con.execute("SELECT reason FROM raw.rejected_rows").fetchone()[0]
+    assert reason == "VAT (column 'Mva') is not a number"
+
+
+def test_profile_amount_rules_are_validated(tmp_path):
+    write(tmp_path / "bad.yaml", ERP_PROFILE + "amount: {sign_column: DK}\n")
+    with pytest.raises(ProfileError, match="sign_column and negative_values go together"):
+        load_profile("bad.yaml", tmp_path)
