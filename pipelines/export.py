@@ -39,6 +39,10 @@ EXPORT_TABLES: dict[str, ExportTable] = {
     "spend_lines": ExportTable(
         "fct_spend_lines", "year",
         "every loaded spend line with its flags, category and the rule that decided it"),
+    "threshold_flags": ExportTable(
+        "threshold_flags", "year(month_end)",
+        "per member, supplier and category: the month ends where the trailing 12 months of "
+        "influenceable spend not on agreement crossed a procurement threshold"),
     "rejected_rows": ExportTable(
         "rejected_rows", None, "every delivered row that was not loaded, with its reason"),
     "delivery_reconciliation": ExportTable(

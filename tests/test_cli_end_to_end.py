@@ -111,7 +111,7 @@ def test_demo_reconciles_every_row(demo_run):
 def test_export_every_table(demo_run, tmp_path, fmt, capsys):
     config, _ = demo_run
     for table in ("municipality_kpis", "category_kpis", "rejected_rows",
-                  "delivery_reconciliation"):
+                  "delivery_reconciliation", "threshold_flags"):
         result = samkjop_here(capsys, "export", table, "--config", str(config), "--format", fmt,
                          "--out", str(tmp_path), "--municipality", "5035", "--year", "2025")
         assert result.returncode == 0, result.stderr

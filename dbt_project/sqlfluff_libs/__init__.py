@@ -20,3 +20,11 @@ def normalize_item_code(expression: str) -> str:
 
 def collapse_whitespace(expression: str) -> str:
     return f"regexp_replace({expression}, '\\s+', ' ', 'g')"
+
+
+def add_months(months, date_expression: str) -> str:
+    return f"cast(date_add({date_expression}, interval ({months}) month) as date)"
+
+
+def month_end(date_expression: str) -> str:
+    return f"last_day({date_expression})"

@@ -13,8 +13,9 @@ replaced_deliveries as (
 loader_rejections as (
 
     select * from {{ ref('stg_raw__rejected_rows') }}
-    where delivery_id is null
-    or delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
+    where
+        delivery_id is null
+        or delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
 
 ),
 
