@@ -55,12 +55,27 @@ def test_a_folder_of_official_e_invoices_is_one_delivery_with_every_line(con, tm
                       "item_code_scheme FROM raw.spend_lines WHERE invoice_id = 'TOSL108' "
                       "AND line_no = '1'").fetchone()
     assert row == ("123456785", True, "65434568", "CPV")
+    # price control fields: seller's item id, quantity, net unit price, buyer reference
+    price_fields = ("SELECT seller_item_id, quantity, unit_price, department FROM raw.spend_lines"
+                    " WHERE invoice_id = ? AND line_no = ?")
+    assert con.execute(price_fields, ["TOSL108", "5"]).fetchone() == (
+        "JB011", Decimal("250"), Decimal("0.75"), "3150bdn")
+    # Allowance-example.xml (the folder's first file) line 2: PriceAmount 200 per
+    # BaseQuantity 2 -> 100 per unit
+    assert con.execute(
+        "SELECT invoice_id, line_no, seller_item_id, quantity, unit_price FROM raw.spend_lines "
+        "WHERE source_row = 2").fetchone() == (
+        "Snippet1", "2", "97iugug876", Decimal("10"), Decimal("100"))
 
 
 def test_a_credit_note_reduces_spend(con, tmp_path):
     path = REFERENCE / "einvoice" / "peppol-bis-3" / "base-creditnote-correction.xml"
     result = load_spend_file(con, path, "5035", load_profile("ehf", tmp_path), "NO", "NOK")
     assert result.amount_loaded == _stated_line_total(path) < 0
+    # the quantity carries the credit's sign, the unit price stays positive
+    assert con.execute("SELECT quantity, unit_price FROM raw.spend_lines ORDER BY source_row"
+                       ).fetchall() == [(Decimal("-7"), Decimal("400")),
+                                        (Decimal("3"), Decimal("500"))]
 
 
 def test_official_saft_example_loads_its_supplier_postings(con, tmp_path):

@@ -1,8 +1,10 @@
 """Reader for EHF 3.0 / Peppol BIS Billing 3.0 e-invoices and credit notes (UBL 2.1).
 
 One record per `cac:InvoiceLine` / `cac:CreditNoteLine`, with the document's header
-fields (id, issue date, supplier, currency, order and contract reference) repeated on
-every line. A credit note reduces spend: its line amounts and quantities are negated.
+fields (id, issue date, supplier, currency, order and contract reference, the buyer
+reference as the department) repeated on every line, and per line the seller's item id,
+the quantity and the net unit price (PriceAmount / BaseQuantity) for price control. A
+credit note reduces spend: its line amounts and quantities are negated, prices are not.
 
 A delivery is one XML file or a folder of them (`*.xml`, read in name order, records
 numbered continuously). In a folder, a file that cannot be used becomes one row with
@@ -35,12 +37,14 @@ COLUMNS: tuple[str, ...] = (
     "municipality_id", "invoice_id", "line_no", "invoice_date", "supplier_org_no",
     "supplier_name", "account", "art", "amount_excl_vat", "currency", "item_code",
     "item_code_scheme", "description", "order_ref", "contract_ref",
-    "supplier_org_no_scheme", "item_id", "quantity", "unit_price", "document_type",
+    "supplier_org_no_scheme", "seller_item_id", "quantity", "unit_price", "document_type",
+    "department",
 )
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # e-invoices, attachments included, are far smaller
 RAW_TEXT_LIMIT = 500
+UNIT_PRICE_EXPONENT = Decimal("0.000001")  # raw.spend_lines.unit_price is DECIMAL(18, 6)
 
 UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 UBL_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -361,6 +365,9 @@ def _ehf_records(path: Path) -> Iterator[Record]:
         "order_ref": _text(root, "cac:OrderReference/cbc:ID"),
         "contract_ref": _text(root, "cac:ContractDocumentReference/cbc:ID"),
         "document_type": document_type,
+        # BT-10 Buyer reference: the buyer's own routing id, in Norwegian municipalities
+        # the ordering unit ("Deres ref.", ansvar/avdeling)
+        "department": _text(root, "cbc:BuyerReference"),
     }
     document_account = _text(root, "cbc:AccountingCost")
     lines = root.findall(line_tag, NS)
@@ -391,8 +398,8 @@ def _line_record(path: Path, line: etree._Element, header: dict[str, str | None]
         "item_code": item_code,
         "item_code_scheme": item_code_scheme,
         "description": _text(item, "cbc:Name") or _text(item, "cbc:Description"),
-        "item_id": _text(item, "cac:SellersItemIdentification/cbc:ID"),
-        "unit_price": _number_or_text(_text(line, "cac:Price/cbc:PriceAmount"), negate=False),
+        "seller_item_id": _text(item, "cac:SellersItemIdentification/cbc:ID"),
+        "unit_price": _unit_price(line),
         "quantity": _number_or_text(_text(line, quantity_tag), negate=credit),
     })
     where = f"document {header['invoice_id']} line {fields['line_no']}"
@@ -426,6 +433,26 @@ def _number_or_text(text: str | None, negate: bool) -> str | None:
     if value is None:
         return None
     return decimal_text(-value if negate else value)
+
+
+def _unit_price(line: etree._Element) -> str | None:
+    """Net price per unit: PriceAmount (BT-146, net of VAT and of price discounts) divided
+    by BaseQuantity (BT-149, the number of units the price is for; 1 when absent). Always
+    positive, also on credit notes (the quantity carries the sign). Unreadable values pass
+    through as text, e.g. '200 / 0'; the loader rejects the line naming them."""
+    price_text = _text(line, "cac:Price/cbc:PriceAmount")
+    base_text = _text(line, "cac:Price/cbc:BaseQuantity")
+    try:
+        price, base = decimal_value(price_text), decimal_value(base_text)
+    except ValueError:
+        price = base = None
+    if price_text is None:
+        return None
+    if price is None or (base_text is not None and (base is None or base <= 0)):
+        return price_text if base_text is None else f"{price_text} / {base_text}"
+    if base is not None and base != 1:
+        price = (price / base).quantize(UNIT_PRICE_EXPONENT).normalize()
+    return decimal_text(price)
 
 
 def read_header(path: Path, profile: object = None) -> CsvHeader:

@@ -84,9 +84,9 @@ def test_norwegian_example_values():
         "supplier_name": "The Sellercompany ASA", "account": "BookingCode001", "art": None,
         "amount_excl_vat": "1273", "currency": "NOK", "item_code": "65434568",
         "item_code_scheme": "CPV", "description": "Laptop computer", "order_ref": "123",
-        "contract_ref": "Contract321", "supplier_org_no_scheme": "0192", "item_id": "JB007",
-        "quantity": "1", "unit_price": "1273", "document_type": "invoice",
-        "_source_row": 1, "_parse_error": None, "_raw_text": None,
+        "contract_ref": "Contract321", "supplier_org_no_scheme": "0192",
+        "seller_item_id": "JB007", "quantity": "1", "unit_price": "1273",
+        "document_type": "invoice", "department": "3150bdn", "_source_row": 1, "_parse_error": None, "_raw_text": None,
     }
     assert [r["amount_excl_vat"] for r in rows] == ["1273", "-3.96", "4.96", "-25", "187.5"]
     assert [r["quantity"] for r in rows] == ["1", "-1", "2", "-1", "250"]
@@ -94,6 +94,18 @@ def test_norwegian_example_values():
     assert [r["item_code"] for r in rows] == ["65434568", "65434567", "65434566", "65434565",
                                               "65434564"]
     assert rows[1]["description"] == 'Returned "Advanced computing" book'
+    # price control: the seller's item id, quantity and net unit price of every line
+    assert [(r["seller_item_id"], r["quantity"], r["unit_price"]) for r in rows] == [
+        ("JB007", "1", "1273"), ("JB008", "-1", "3.96"), ("JB009", "2", "2.48"),
+        ("JB010", "-1", "25"), ("JB011", "250", "0.75")]
+
+
+def test_unit_price_is_the_price_amount_per_base_quantity():
+    # line 2: PriceAmount 200 for BaseQuantity 2, 10 units, LineExtensionAmount 1000.00
+    rows = read(PEPPOL / "Allowance-example.xml")
+    assert [(r["quantity"], r["unit_price"], r["amount_excl_vat"]) for r in rows] == [
+        ("10", "410", "4000.00"), ("10", "100", "1000.00"), ("10", "100", "900.00")]
+    assert {r["department"] for r in rows} == {"0150abc"}
 
 
 def test_credit_note_reduces_spend():
@@ -102,7 +114,7 @@ def test_credit_note_reduces_spend():
     # the file's lines: +2800 and -1500 (a correction line); the credit note negates both
     assert [r["amount_excl_vat"] for r in rows] == ["-2800", "1500"]
     assert [r["quantity"] for r in rows] == ["-7", "3"]
-    assert [r["unit_price"] for r in rows] == ["400", "500"]
+    assert [r["unit_price"] for r in rows] == ["400", "500"]  # prices stay positive
     assert rows[0]["currency"] == "EUR"
     assert rows[0]["account"] == "Konteringsstreng"  # line AccountingCost beats the document's
     assert rows[1]["account"] == "4025:123:4343"  # no line AccountingCost: the document's
@@ -123,10 +135,13 @@ def test_supplier_id_fallbacks():
 def test_header_and_table_shape():
     header = ehf.read_header(NORWEGIAN, None)
     assert header == CsvHeader(list(ehf.COLUMNS))
-    assert len(ehf.COLUMNS) == 20 and ehf.COLUMNS[:15] == (
+    assert len(ehf.COLUMNS) == 21 and ehf.COLUMNS[:15] == (
         "municipality_id", "invoice_id", "line_no", "invoice_date", "supplier_org_no",
         "supplier_name", "account", "art", "amount_excl_vat", "currency", "item_code",
         "item_code_scheme", "description", "order_ref", "contract_ref")
+    # every standard spend field is a column, so the profile needs no `fields:`
+    from pipelines.profiles import SPEND_FIELDS
+    assert set(SPEND_FIELDS) <= set(ehf.COLUMNS)
     (table,) = list(ehf.iter_batches(NORWEGIAN, object(), header))
     width = len(ehf.COLUMNS)
     assert table.column_names == [f"c{i}" for i in range(width)] + [

@@ -109,8 +109,8 @@ def test_v110_example_values():
         "amount_excl_vat": "10000", "currency": "NOK", "item_code": None,
         "item_code_scheme": None, "description": "Faktura 1155 - Stoff til kosebamser",
         "order_ref": None, "contract_ref": None, "supplier_org_no_scheme": None,
-        "item_id": None, "quantity": None, "unit_price": None, "document_type": "posting",
-        "_source_row": 1, "_parse_error": None, "_raw_text": None,
+        "seller_item_id": None, "quantity": None, "unit_price": None,
+        "document_type": "posting", "department": None, "_source_row": 1, "_parse_error": None, "_raw_text": None,
     }
     assert {r["account"][0] for r in rows} <= {"4", "5", "6", "7"}
     # payroll (5000 paid from the bank, no supplier) and the cash purchase on 4000 are not spend
