@@ -17,7 +17,14 @@ thing so that every rule of the domain brief has something to bite on:
 - a per-member probability of buying from an agreement supplier when the category
   is covered, so loyalty differs clearly between members;
 - credit notes that reverse earlier invoices, a few EUR and SEK lines, and one
-  month/currency without an exchange rate (those lines must be rejected).
+  month/currency without an exchange rate (those lines must be rejected);
+- a responsibility code (ansvar) on every line, item numbers, quantities and unit
+  prices on the canonical members' lines from the suppliers of three agreements with a
+  price list (`agreements/price_list.csv`), a few of them invoiced off the agreed price;
+- invoices delivered twice (the same invoice again in the next month's file) and
+  same-supplier same-amount invoices a few days apart under a new invoice number;
+- an estimated annual volume on most agreements, provision rates on some, and
+  agreements that expire in the first half of 2026.
 
 Lines are written as they are generated (bounded memory at any `lines`).
 """
@@ -28,7 +35,7 @@ import csv
 import math
 import random
 from bisect import bisect
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,6 +45,8 @@ from statistics import NormalDist
 
 from stdnum.no import orgnr as no_orgnr
 
+from pipelines.settings import default_reference_file
+
 __all__ = [
     "AGREEMENT_COLUMNS",
     "CPV_CHECK",
@@ -45,31 +54,41 @@ __all__ = [
     "ERP_COLUMNS",
     "MEMBERS",
     "MISSING_RATE",
+    "PRICE_LIST_COLUMNS",
+    "PRICE_LIST_PATH",
+    "PRICE_TOLERANCE",
+    "PRICED_AGREEMENTS",
     "SPEND_COLUMNS",
     "DemoMember",
     "generate_demo",
 ]
 
-REFERENCE_DEFAULTS_DIR = Path(__file__).resolve().parent / "reference_defaults"
-
 SPEND_COLUMNS = (
     "municipality_id", "invoice_id", "line_no", "invoice_date", "supplier_org_no",
     "supplier_name", "account", "art", "amount_excl_vat", "currency", "item_code",
     "item_code_scheme", "description", "order_ref", "contract_ref",
+    # format v1.1 (optional columns): responsibility code (ansvar) and price data
+    "department", "seller_item_id", "quantity", "unit_price",
 )
 AGREEMENT_COLUMNS = (
     "agreement_id", "agreement_name", "scope", "category_ids", "supplier_org_nos",
-    "participants", "valid_from", "valid_to", "provision_rate",
+    "participants", "valid_from", "valid_to", "provision_rate", "estimated_annual_volume",
 )
+PRICE_LIST_PATH = "agreements/price_list.csv"
+PRICE_LIST_COLUMNS = (
+    "agreement_id", "supplier_org_no", "item_id", "unit_price", "currency", "valid_from",
+    "valid_to",
+)
+PRICE_TOLERANCE = "0.02"  # cooperation.price_tolerance in the generated cooperation.yml
 # The two members that deliver in their own ERP's shape (profiles in data_contracts/profiles).
 ERP_COLUMNS = {
     "visma-csv-selbu": (
-        "Bilagsnr", "Linje", "Fakturadato", "Orgnr", "Leverandør", "Konto", "Beløp eks mva",
-        "Valuta", "Varekode", "Beskrivelse", "Ordrenr", "Avtalenr",
+        "Bilagsnr", "Linje", "Fakturadato", "Orgnr", "Leverandør", "Konto", "Ansvar",
+        "Beløp eks mva", "Valuta", "Varekode", "Beskrivelse", "Ordrenr", "Avtalenr",
     ),
     "erp-csv-meraker": (
         "Fakturanr", "Linjenr", "Fakturadato", "Leverandørens orgnr", "Leverandørnavn",
-        "Kontonr", "Nettobeløp", "Valutakode", "Kodeverk", "Varekode", "Tekst",
+        "Kontonr", "Ansvar", "Nettobeløp", "Valutakode", "Kodeverk", "Varekode", "Tekst",
         "Bestillingsnr", "Kontraktsnr",
     ),
 }
@@ -550,6 +569,61 @@ LOCAL_LEAVES = (
     "energi.bio", "mat.catering",
 )
 
+# --- departments (ansvar), price lists, duplicate invoices ---------------------------------
+
+# Responsibility codes (ansvar) of the demo members: four-digit codes per service area; the
+# host, being larger, splits two areas into units. Every line carries one; an invoice is
+# posted on one code.
+DEPARTMENT_NAMES = {
+    "1000": "Sentraladministrasjon", "2000": "Oppvekst", "2100": "Barnehager",
+    "2200": "Grunnskoler", "3000": "Helse og omsorg", "3100": "Hjemmetjenester",
+    "3200": "Sykehjem og institusjoner", "4000": "Teknisk drift og eiendom",
+    "5000": "Kultur og fritid",
+}
+_AREA_CODES = {area: (area,) for area in ("1000", "2000", "3000", "4000", "5000")}
+DEPARTMENTS: dict[str, dict[str, tuple[str, ...]]] = {m.id: _AREA_CODES for m in MEMBERS}
+DEPARTMENTS[HOST] = {**_AREA_CODES, "2000": ("2100", "2200"), "3000": ("3100", "3200")}
+# Which service areas buy a kind of thing (by leaf group, or by kind of other posting).
+DEPARTMENT_MIX: dict[str, tuple[tuple[str, float], ...]] = {
+    "it": (("1000", .6), ("2000", .25), ("3000", .15)),
+    "helse": (("3000", .92), ("2000", .08)),
+    "mat": (("3000", .55), ("2000", .4), ("1000", .05)),
+    "bygg": (("4000", .9), ("2000", .05), ("3000", .05)),
+    "transport": (("4000", .4), ("3000", .35), ("2000", .25)),
+    "konsulent": (("1000", .5), ("3000", .3), ("4000", .2)),
+    "kontor": (("1000", .5), ("2000", .3), ("3000", .2)),
+    "energi": (("4000", 1.0),),
+    "renhold": (("4000", .7), ("3000", .2), ("2000", .1)),
+    "undervisning": (("2000", .85), ("5000", .1), ("1000", .05)),
+    "annet": (("1000", .5), ("4000", .3), ("5000", .2)),
+    "lonn": (("1000", .15), ("2000", .35), ("3000", .4), ("4000", .07), ("5000", .03)),
+    "husleie": (("1000", .4), ("4000", .6)),
+    "kjop_kommune": (("1000", .4), ("3000", .4), ("2000", .2)),
+    "overforing": (("5000", .8), ("1000", .2)),
+}
+
+# Agreements with a price list: the canonical members' lines from their suppliers carry
+# the supplier's item number, a quantity and a unit price (quantity x unit price is the
+# line amount, exactly). Prices are per item and calendar year (a 2.5-4.5 % index
+# adjustment from 2025-01-01).
+PRICED_AGREEMENTS = ("V-2021-01", "V-2022-03", "V-2021-16")
+ITEM_PRICE_RANGE = {  # unit price as a share of the leaf's median line amount
+    "kontor.rekvisita": (0.02, 0.4), "mat.dagligvarer": (0.01, 0.2),
+    "mat.ferskvarer": (0.02, 0.25), "it.hardware": (0.05, 1.6),
+}
+ITEMS_PER_CODE = 4  # items per supplier and CPV code of the leaf
+BY_WEIGHT_LEAVES = ("mat.ferskvarer",)  # sold per kg: quantities with one decimal
+PRICED_SHARE = 0.9  # of those suppliers' agreement lines; the rest (freight, fees) has none
+PRICE_ABOVE_SHARE = 0.03  # of priced lines: invoiced 3-15 % above the agreed price
+PRICE_ABOVE_SHARE_OVERCHARGER = 0.12  # the last supplier of V-2022-03 overcharges more often
+PRICE_BELOW_SHARE = 0.03  # of priced lines: invoiced 0.5-3 % below the agreed price
+# Per member: invoices delivered again in the next month's file, and invoices sent twice
+# under a new invoice number a few days later (same supplier, same lines and amount).
+RESENT_INVOICES = 3
+SAME_AMOUNT_INVOICES = 3
+# Agreements without an estimated annual volume in the register (the rest have one).
+NO_VOLUME_ESTIMATE = ("N-LIS-2302", "L-5033-01", "L-5033-02", "L-5026-01", "L-5026-02")
+
 # --- names --------------------------------------------------------------------------------
 
 REGION_WORDS = (
@@ -613,6 +687,29 @@ def _business_days(year: int, month: int) -> list[tuple[str, str]]:
             days.append((day.isoformat(), day.strftime("%d.%m.%Y")))
         day += timedelta(days=1)
     return days
+
+
+def _money(cents: int) -> str:
+    """An amount in whole cents (øre) as a decimal with two places, without floats."""
+    kroner, ore = divmod(abs(cents), 100)
+    return f"-{kroner}.{ore:02d}" if cents < 0 else f"{kroner}.{ore:02d}"
+
+
+def _departments(member: DemoMember, key: str) -> tuple[tuple[str, ...], list[float]]:
+    """The responsibility codes a member posts a kind of purchase on, with cumulative weights."""
+    mix = DEPARTMENT_MIX.get(key.split(".")[0], (("1000", 1.0),))
+    codes, weights = [], []
+    for area, weight in mix:
+        units = DEPARTMENTS[member.id][area]
+        codes += units
+        weights += [weight / len(units)] * len(units)
+    return tuple(codes), _cumulative(weights)
+
+
+def _estimate(amount: float) -> str:
+    """An estimate as a tender writes it: a whole amount to three significant digits."""
+    digits = max(0, int(math.floor(math.log10(amount))) - 2)
+    return str(int(round(amount / 10 ** digits)) * 10 ** digits)
 
 
 def _cpv_forms(code: str) -> tuple[str, ...]:
@@ -871,19 +968,29 @@ class _Pool:
     off_cumulative: list[float]
 
 
-def _leaf_pools(world: _World, member: DemoMember, year: int, month: int) -> list[_Pool]:
+def _on_suppliers(world: _World, member: DemoMember, year: int,
+                  month: int) -> list[list[tuple[_Supplier, str]]]:
+    """Per leaf, the suppliers of the agreements active for the member all month, each with
+    the (first) agreement's id."""
     first, last = _month_bounds(year, month)
     active = [a for a in world.agreements if a.active_for(member.id, first, last)]
-    pools = []
+    result = []
     for leaf in LEAVES:
         on: dict[int, tuple[_Supplier, str]] = {}
         for agreement in active:
             if leaf in agreement.spec.leaves:
                 for supplier in agreement.suppliers:
                     on.setdefault(id(supplier), (supplier, agreement.spec.id))
+        result.append(list(on.values()))
+    return result
+
+
+def _leaf_pools(world: _World, member: DemoMember, year: int, month: int) -> list[_Pool]:
+    pools = []
+    for leaf, on_list in zip(LEAVES, _on_suppliers(world, member, year, month), strict=True):
+        on = {id(s) for s, _ in on_list}
         candidates = world.general[leaf] + world.local.get((member.id, leaf), [])
         off = [s for s in candidates if id(s) not in on]
-        on_list = list(on.values())
         pools.append(_Pool(
             covered=bool(on_list),
             on=on_list,
@@ -1075,6 +1182,12 @@ class _Generator:
         self.next_report = PROGRESS_EVERY
         self.sequence = 0
         self.orders = 0
+        self.counts = _allocate(lines)
+        # Departments, prices and duplicate invoices draw from their own stream, so that
+        # they do not shift the rest of the demo.
+        self.extra = random.Random(f"samkjop-demo-extras:{seed}")
+        self.catalogue, self.price_rows = self._catalogue()
+        self.carry: list[str] | None = None  # an invoice's lines to deliver again next month
         # Standard normal quantiles: amounts are exp(mu + sigma * z) with z drawn from here,
         # much faster than random.gauss in the hot loop and just as deterministic.
         unit = NormalDist()
@@ -1082,8 +1195,45 @@ class _Generator:
 
     # the spend files
 
+    def _catalogue(self) -> tuple[dict[tuple[int, int], tuple], list[tuple[str, ...]]]:
+        """The price lists: per (supplier, leaf), per CPV code of the leaf, the supplier's
+        items as (item number, 2024 price, 2025 price) in øre; and the price-list rows."""
+        rng = random.Random(f"samkjop-demo-prices:{self.seed}")
+        leaf_index = {leaf: i for i, leaf in enumerate(LEAVES)}
+        catalogue: dict[tuple[int, int], tuple] = {}
+        rows: list[tuple[str, ...]] = []
+        for agreement in self.world.agreements:
+            spec = agreement.spec
+            if spec.id not in PRICED_AGREEMENTS:
+                continue
+            for rank, supplier in enumerate(agreement.suppliers):
+                above = (PRICE_ABOVE_SHARE_OVERCHARGER
+                         if spec.id == "V-2022-03" and rank == len(agreement.suppliers) - 1
+                         else PRICE_ABOVE_SHARE)
+                number = rng.randrange(100, 900) * 1000
+                for leaf in spec.leaves:
+                    low, high = ITEM_PRICE_RANGE[leaf]
+                    median = LEAVES[leaf].median
+                    per_code = []
+                    for _ in LEAVES[leaf].codes:
+                        items = []
+                        for _ in range(ITEMS_PER_CODE):
+                            number += rng.randrange(1, 40)
+                            price = median * math.exp(rng.uniform(math.log(low), math.log(high)))
+                            step = 100 if price >= 1000 else 10  # whole kroner, or 10 øre
+                            first = max(step, round(price * 100 / step) * step)
+                            second = round(first * rng.uniform(1.025, 1.045) / 10) * 10
+                            items.append((str(number), first, second, leaf in BY_WEIGHT_LEAVES))
+                            rows.append((spec.id, supplier.org_no, str(number), _money(first),
+                                         "NOK", spec.valid_from.isoformat(), "2024-12-31"))
+                            rows.append((spec.id, supplier.org_no, str(number), _money(second),
+                                         "NOK", "2025-01-01", spec.valid_to.isoformat()))
+                        per_code.append(tuple(items))
+                    catalogue[(id(supplier), leaf_index[leaf])] = (tuple(per_code), above)
+        return catalogue, rows
+
     def spend(self) -> None:
-        counts = _allocate(self.lines)
+        counts = self.counts
         for index, member in enumerate(MEMBERS):
             self._member(index, member, counts)
         if self.progress and self.written % PROGRESS_EVERY:
@@ -1106,7 +1256,10 @@ class _Generator:
         delimiter = ";" if member.profile != "canonical" else ","
         table = self._kind_table(member, lambda text: _quote(text, delimiter))
         self.orders = 0
-        for year, month in MONTHS:
+        self.carry = None
+        resent = set(self.extra.sample(range(len(MONTHS) - 1), RESENT_INVOICES))
+        same_amount = set(self.extra.sample(range(len(MONTHS)), SAME_AMOUNT_INVOICES))
+        for number, (year, month) in enumerate(MONTHS):
             if month == 1:
                 self.sequence = 0  # voucher numbers restart each year; the year is in the id
             pools = _leaf_pools(self.world, member, year, month)
@@ -1115,10 +1268,11 @@ class _Generator:
             try:
                 self._month(spend_file, member, index, year, month,
                             counts[(member.id, year, month)], pools, others, table, history,
-                            pending)
+                            pending, number in resent, number in same_amount)
             finally:
                 spend_file.close()
             history.extend(pending)
+        self.carry = None
 
     def _specials(self, member: DemoMember, year: int,
                   month: int) -> list[tuple[_Supplier | None, str]]:
@@ -1147,16 +1301,24 @@ class _Generator:
             texts = tuple((text, quote(text)) for text in kind.descriptions)
             by_art = {art: (PAYROLL_DESCRIPTIONS[art], quote(PAYROLL_DESCRIPTIONS[art]))
                       for art in kind.arts if art in PAYROLL_DESCRIPTIONS}
+            departments, department_cumulative = _departments(member, kind.key)
             table.append((kind.leaf_index, kind.mu, kind.sigma, kind.arts, kind.art_cumulative,
-                          accounts, codes, len(codes), unspsc, texts, by_art))
+                          accounts, codes, len(codes), unspsc, texts, by_art, departments,
+                          department_cumulative))
         return table
 
     def _month(self, out: _SpendFile, member: DemoMember, index: int, year: int, month: int,
                n: int, pools: list[_Pool], others: dict, table: list[tuple],
-               history: deque, pending: deque) -> None:
-        """Write `n` lines of one member and month. The hot loop: keep it lean."""
+               history: deque, pending: deque, resend: bool = False,
+               same_amount: bool = False) -> None:
+        """Write `n` lines of one member and month. The hot loop: keep it lean.
+
+        `resend`: keep one invoice's lines in `self.carry`, to be delivered again at the end
+        of the next month's file; `same_amount`: send one invoice a second time a few days
+        later under a new invoice number. Both come out of the `n` lines."""
         rng = self.rng
         random_ = rng.random
+        extra = self.extra.random
         exp = math.exp
         normal = self.normal
         n_normal = len(normal)
@@ -1178,15 +1340,31 @@ class _Generator:
         empty_nok = mid == "5033"  # Tydal's ERP leaves the currency empty for NOK
         with_refs = mid != "5026"  # Holtålen's export has no order or contract references
         prefix = f"MK{year % 100:02d}-" if style == MERAKER else str(year)
+        catalogue = self.catalogue if style == CANONICAL else {}
+        price_slot = 1 if year < 2025 else 2
         sequence = self.sequence
         written = self.written
         left = n
+        carry, self.carry = self.carry, None
+        if carry and len(carry) <= left:
+            left -= len(carry)
+        else:
+            carry = None
+        # the invoice to deliver again / to send twice is the first suitable one once only
+        # `watch_*` lines are left to write (-1: none this month)
+        watch_resend = int(left * (0.2 + 0.6 * extra())) if resend else -1
+        watch_double = int(left * (0.2 + 0.6 * extra())) if same_amount else -1
+        watch = max(watch_resend, watch_double)
+        first_day = n_days  # the earliest invoice date index written so far this month
         while left > 0:
             if len(lines) >= 4096:
                 out.flush()
             sequence += 1
             invoice_id = f"{prefix}{sequence:06d}"
-            dates = days[int(random_() * n_days)]
+            day = int(random_() * n_days)
+            if day < first_day:
+                first_day = day
+            dates = days[day]
             if history and random_() < CREDIT_NOTE_SHARE:
                 self._credit_note(out, index, history, invoice_id, dates, empty_nok, with_refs)
                 left -= 1
@@ -1217,7 +1395,9 @@ class _Generator:
                     pool_other, cumulative = others[self.kinds[k].key]
                     supplier = pool_other[bisect(cumulative, random_())][0]
             (leaf_index, mu, sigma, arts, art_cumulative, accounts, codes, n_codes, unspsc,
-             texts, by_art) = table[k]
+             texts, by_art, departments, department_cumulative) = table[k]
+            department = departments[bisect(department_cumulative, extra())]
+            priced = None
             if on_agreement:
                 if random_() < 0.45:
                     self.orders += 1
@@ -1225,6 +1405,8 @@ class _Generator:
                 if random_() < 0.5:
                     contract_ref = ""
                 code_share = 0.5
+                if catalogue:
+                    priced = catalogue.get((id(supplier), leaf_index))
             else:
                 code_share = 0.25 if leaf_index is not None else 0.0
             if not with_refs:
@@ -1244,6 +1426,7 @@ class _Generator:
             currency_cell = "" if empty_nok and currency == "NOK" else currency
             single_art = len(arts) == 1
             keep = leaf_index is not None and random_() < 0.2  # a candidate for a credit note
+            start = len(lines)
             for line_no in range(1, size + 1):
                 amount = exp(mu + sigma * normal[int(random_() * n_normal)])
                 if amount < 1.0:
@@ -1259,7 +1442,8 @@ class _Generator:
                     account = accounts[i]
                 item_code = scheme = ""
                 if n_codes:
-                    forms, description, cell = codes[int(random_() * n_codes)]
+                    code_index = int(random_() * n_codes)
+                    forms, description, cell = codes[code_index]
                     if random_() < code_share:
                         if unspsc and unspsc_ok and random_() < 0.08:
                             item_code, description, cell = unspsc[int(random_() * len(unspsc))]
@@ -1272,9 +1456,16 @@ class _Generator:
                 else:
                     description, cell = texts[int(random_() * len(texts))]
                 if style == CANONICAL:
+                    # tail: department, seller_item_id, quantity, unit_price
+                    if priced is not None and extra() < PRICED_SHARE:
+                        amount, amount_cell, tail = self._priced_line(
+                            priced, code_index, price_slot, amount, department)
+                    else:
+                        amount_cell = f"{amount:.2f}"
+                        tail = f"{department},,,"
                     append(f"{mid},{invoice_id},{line_no},{dates[0]},{org_no},{name},{account},"
-                           f"{art},{amount:.2f},{currency_cell},{item_code},{scheme},{cell},"
-                           f"{order_ref},{contract_ref}\n")
+                           f"{art},{amount_cell},{currency_cell},{item_code},{scheme},{cell},"
+                           f"{order_ref},{contract_ref},{tail}\n")
                 else:
                     if random_() < 0.02:
                         place = places[int(random_() * len(places))]
@@ -1282,17 +1473,42 @@ class _Generator:
                     if style == SELBU:
                         amount_cell = f"{amount:.2f}".replace(".", ",")
                         append(f"{invoice_id};{line_no};{dates[1]};{org_no};{name};{account};"
-                               f"{amount_cell};{currency};{item_code};{cell};{order_ref};"
-                               f"{contract_ref}\r\n")
+                               f"{department};{amount_cell};{currency};{item_code};{cell};"
+                               f"{order_ref};{contract_ref}\r\n")
                     else:
                         amount_cell = f"{amount:,.2f}".translate(_THOUSANDS)
                         append(f"{invoice_id};{line_no};{dates[1]};{org_no};{name};{account};"
-                               f"{amount_cell};{currency};{scheme};{item_code};{cell};"
-                               f"{order_ref};{contract_ref}\r\n")
+                               f"{department};{amount_cell};{currency};{scheme};{item_code};"
+                               f"{cell};{order_ref};{contract_ref}\r\n")
                 if keep:
                     pending.append((invoice_id, org_no, name, account, art, amount, currency,
-                                    item_code, scheme, description, order_ref, contract_ref))
+                                    item_code, scheme, description, order_ref, contract_ref,
+                                    department))
                     keep = False
+            if (left <= watch and leaf_index is not None and supplier is not None
+                    and currency == "NOK"):
+                invoice_lines = lines[start:]
+                if left <= watch_resend and day > first_day:
+                    # dated after the earliest invoice of this month's file, so the next
+                    # file's first..last dates never enclose this file's (no replacement)
+                    self.carry = invoice_lines
+                    watch_resend = -1
+                elif left <= watch_double and left >= 2 * size:
+                    sequence += 1
+                    again = f"{prefix}{sequence:06d}"
+                    later = day + 1 + int(extra() * 4)
+                    dates = days[later if later < n_days else max(0, 2 * day - later)]
+                    for text in invoice_lines:
+                        if style == CANONICAL:
+                            _, _, number, _, rest = text.split(",", 4)
+                            append(f"{mid},{again},{number},{dates[0]},{rest}")
+                        else:
+                            _, number, _, rest = text.split(";", 3)
+                            append(f"{again};{number};{dates[1]};{rest}")
+                    left -= size
+                    written += size
+                    watch_double = -1
+                watch = max(watch_resend, watch_double)
             left -= size
             written += size
             if written >= self.next_report:
@@ -1300,13 +1516,43 @@ class _Generator:
                 self._count(0)
         self.sequence = sequence
         self.written = written
+        if carry:
+            lines.extend(carry)
+            self._count(len(carry))
+
+    def _priced_line(self, priced: tuple, code_index: int, slot: int, amount: float,
+                     department: str) -> tuple[float, str, str]:
+        """A line at a price-list item: quantity x unit price, the price sometimes off.
+
+        Prices are in øre and multiples of 10 øre, so that a weight in tenths of a kg times
+        the price is a whole number of øre: the amount is exactly quantity x unit price."""
+        extra = self.extra.random
+        items, above = priced
+        options = items[code_index]
+        item_id, *prices, by_weight = options[int(extra() * len(options))]
+        unit = prices[slot - 1]
+        draw = extra()
+        if draw < above:
+            unit = round(unit * (1.03 + 0.12 * extra()) / 10) * 10
+        elif draw < above + PRICE_BELOW_SHARE:
+            unit = round(unit * (0.995 - 0.025 * extra()) / 10) * 10
+        if by_weight:
+            tenths = max(1, round(amount * 1000 / unit))
+            cents = tenths * (unit // 10)
+            quantity = f"{tenths // 10}.{tenths % 10}"
+        else:
+            count = max(1, round(amount * 100 / unit))
+            cents = count * unit
+            quantity = str(count)
+        return cents / 100, _money(cents), f"{department},{item_id},{quantity},{_money(unit)}"
 
     def _credit_note(self, out: _SpendFile, index: int, history: deque, invoice_id: str,
                      dates: tuple[str, str], empty_nok: bool, with_refs: bool) -> None:
         """A credit note that reverses (all or part of) an earlier invoice line."""
         rng = self.rng
         (original_id, org_no, name, account, art, amount, currency, item_code, scheme,
-         description, order_ref, contract_ref) = history[int(rng.random() * len(history))]
+         description, order_ref, contract_ref, department) = history[
+            int(rng.random() * len(history))]
         if rng.random() < 0.25:
             amount = max(amount * rng.uniform(0.1, 0.6), 0.01)
         amount = -amount
@@ -1316,15 +1562,16 @@ class _Generator:
             currency_cell = "" if empty_nok and currency == "NOK" else currency
             out.lines.append(f"{MEMBERS[index].id},{invoice_id},1,{dates[0]},{org_no},{name},"
                              f"{account},{art},{amount:.2f},{currency_cell},{item_code},{scheme},"
-                             f"{cell},{refs}\n")
+                             f"{cell},{refs},{department},,,\n")
         elif out.style == SELBU:
             amount_cell = f"{amount:.2f}".replace(".", ",")
-            out.lines.append(f"{invoice_id};1;{dates[1]};{org_no};{name};{account};{amount_cell};"
-                             f"{currency};{item_code};{cell};{order_ref};{contract_ref}\r\n")
+            out.lines.append(f"{invoice_id};1;{dates[1]};{org_no};{name};{account};{department};"
+                             f"{amount_cell};{currency};{item_code};{cell};{order_ref};"
+                             f"{contract_ref}\r\n")
         else:
             amount_cell = f"{amount:,.2f}".translate(_THOUSANDS)
-            out.lines.append(f"{invoice_id};1;{dates[1]};{org_no};{name};{account};{amount_cell};"
-                             f"{currency};{scheme};{item_code};{cell};{order_ref};"
+            out.lines.append(f"{invoice_id};1;{dates[1]};{org_no};{name};{account};{department};"
+                             f"{amount_cell};{currency};{scheme};{item_code};{cell};{order_ref};"
                              f"{contract_ref}\r\n")
 
     def _count(self, n: int) -> None:
@@ -1337,6 +1584,8 @@ class _Generator:
     # the small files
 
     def agreements(self) -> None:
+        volumes = self._expected_volumes()
+        rng = random.Random(f"samkjop-demo-volumes:{self.seed}")
         with open(self.out_dir / "agreements.csv", "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(AGREEMENT_COLUMNS)
@@ -1345,14 +1594,49 @@ class _Generator:
                 numbers = [s.org_no for s in agreement.suppliers]
                 if spec.id == "V-2022-07":  # typed by hand in the register
                     numbers[0] = f"{numbers[0][:3]} {numbers[0][3:6]} {numbers[0][6:]}"
+                # the tender's estimate: what the generator aims for, give or take
+                factor = rng.uniform(0.85, 1.2)
+                volume = volumes.get(spec.id, 0.0) * factor
                 writer.writerow((
                     spec.id, spec.name, spec.scope, ";".join(spec.leaves), ";".join(numbers),
                     ";".join(spec.participants), spec.valid_from.isoformat(),
                     spec.valid_to.isoformat(), spec.provision,
+                    "" if spec.id in NO_VOLUME_ESTIMATE or volume < 1 else _estimate(volume),
                 ))
+        path = self.out_dir / PRICE_LIST_PATH
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(PRICE_LIST_COLUMNS)
+            writer.writerows(self.price_rows)
+
+    def _expected_volumes(self) -> dict[str, float]:
+        """Per agreement, the on-agreement spend per year that the generator aims for at
+        this number of lines: expected lines per member, month and leaf, times the expected
+        line amount, the member's loyalty and the agreement's share of the agreement
+        suppliers' weight; over the months the agreement is active, times 12."""
+        mean_size = (sum(s * w for s, w in zip(INVOICE_SIZES, INVOICE_SIZE_WEIGHTS, strict=True))
+                     / sum(INVOICE_SIZE_WEIGHTS))
+        regular = (1 - CREDIT_NOTE_SHARE) * mean_size
+        invoice_line_share = regular / (regular + CREDIT_NOTE_SHARE)
+        kinds = sum(s.weight for s in LEAVES.values()) + sum(o.weight for o in OTHERS.values())
+        per_line = [s.weight / kinds * s.median * math.exp(s.sigma ** 2 / 2)
+                    for s in LEAVES.values()]
+        spend: dict[str, float] = defaultdict(float)
+        months: dict[str, set] = defaultdict(set)
+        for member in MEMBERS:
+            for year, month in MONTHS:
+                lines = self.counts[(member.id, year, month)] * invoice_line_share
+                for leaf, on in enumerate(_on_suppliers(self.world, member, year, month)):
+                    total = sum(s.weight for s, _ in on)
+                    for supplier, agreement_id in on:
+                        spend[agreement_id] += (lines * per_line[leaf] * member.loyalty
+                                                * supplier.weight / total)
+                        months[agreement_id].add((year, month))
+        return {a: amount * 12 / len(months[a]) for a, amount in spend.items()}
 
     def reference(self) -> None:
-        rules = (REFERENCE_DEFAULTS_DIR / "classification_rules.csv").read_text(encoding="utf-8")
+        rules = default_reference_file("classification_rules").read_text(encoding="utf-8")
         with open(self.out_dir / "classification_rules.csv", "w", encoding="utf-8",
                   newline="") as handle:
             handle.write(rules if rules.endswith("\n") else rules + "\n")
@@ -1390,6 +1674,7 @@ class _Generator:
             f'  host: "{HOST}"',
             "  targets:",
             "    loyalty: 0.8",
+            f"  price_tolerance: {PRICE_TOLERANCE}   # invoiced unit price vs the price list",
             "warehouse: warehouse/samkjop.duckdb",
             "reference:",
             "  classification_rules: classification_rules.csv   # defaults + demo supplier rules",
@@ -1398,6 +1683,8 @@ class _Generator:
             "agreements:",
             "  - path: agreements.csv",
             "    profile: canonical",
+            "price_lists:",
+            f"  - path: {PRICE_LIST_PATH}",
             "municipalities:",
         ]
         for member in MEMBERS:
@@ -1414,6 +1701,14 @@ class _Generator:
         return path
 
     def readme(self) -> None:
+        departments = ", ".join(f"{code} {DEPARTMENT_NAMES[code]}" for code in _AREA_CODES)
+        host_2000, host_3000 = (" and ".join(f"{c} {DEPARTMENT_NAMES[c]}"
+                                             for c in DEPARTMENTS[HOST][area])
+                                for area in ("2000", "3000"))
+        expiring = ", ".join(a.spec.id for a in self.world.agreements
+                             if date(2026, 1, 1) <= a.spec.valid_to <= date(2026, 6, 30))
+        priced, price_columns = ", ".join(PRICED_AGREEMENTS), ",".join(PRICE_LIST_COLUMNS)
+        above, often = PRICE_ABOVE_SHARE, PRICE_ABOVE_SHARE_OVERCHARGER
         text = f"""# DEMO DATA: synthetic, not real
 
 Everything in this folder was generated by `samkjop demo --seed {self.seed} --lines {self.lines}`.
@@ -1448,6 +1743,33 @@ What the demo contains on purpose, so that every rule of the platform has work t
   some members only; some categories have no agreement.
 - The chance that a purchase in a covered category goes to an agreement supplier
   differs per member (Stjørdal high, Frosta low), so loyalty differs.
+- Responsibility codes (ansvar): every line carries one, in the column `department`
+  of the canonical files and `Ansvar` in Selbu's and Meråker's exports; one invoice is
+  posted on one code. The codes and names are invented: {departments}.
+  Stjørdal splits Oppvekst into {host_2000} and Helse og omsorg into {host_3000}.
+- Price control: agreements {priced} have a price list,
+  `{PRICE_LIST_PATH}` (`{price_columns}`;
+  prices in NOK excluding VAT, one price per item for 2024 and an index-adjusted one,
+  2.5-4.5 % higher, from 2025-01-01). On the canonical members' lines (Stjørdal, Tydal,
+  Frosta, Holtålen) from those agreements' suppliers, about {PRICED_SHARE:.0%} carry the
+  supplier's item number (`seller_item_id`), a whole `quantity` and a `unit_price`, with
+  quantity x unit price = amount_excl_vat exactly. Most are at the agreed price; about
+  {above:.0%} are invoiced 3-15 % above it (one food supplier of V-2022-03 does so on
+  about {often:.0%} of its lines) and about {PRICE_BELOW_SHARE:.0%} 0.5-3 % below it.
+  `cooperation.yml` sets `price_tolerance: {PRICE_TOLERANCE}` and lists the price list.
+- Possible duplicate invoices: per member, {RESENT_INVOICES} invoices are delivered again
+  in the next month's file (same invoice number, date, supplier, lines and amounts: a
+  re-sent invoice), and {SAME_AMOUNT_INVOICES} invoices are sent a second time one to four
+  working days later under a new invoice number (same supplier, lines and amounts). Both
+  are real lines in the files and count in spend, as they would until someone catches them.
+- `agreements.csv` has `estimated_annual_volume` (whole agreement, all participants, NOK
+  per year excluding VAT) on all agreements but {", ".join(NO_VOLUME_ESTIMATE)}: the
+  on-agreement spend per year that the generator aims for at this number of lines (expected lines x
+  expected amount x the members' loyalty, over the months the agreement is active),
+  times a random factor between 0.85 and 1.2 and rounded to three digits, as a tender's
+  estimate would be. `provision_rate` (0.0225, as in the Lillestrøm strategy) is set on
+  some cooperation agreements. Several agreements with spend in 2025 expire in the
+  first half of 2026 ({expiring}), a few on 2025-12-31.
 """
         (self.out_dir / "DEMO_DATA.md").write_text(text, encoding="utf-8")
 

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import tracemalloc
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,15 @@ from pipelines.demo import (
     ERP_COLUMNS,
     MEMBERS,
     MISSING_RATE,
+    PRICE_LIST_COLUMNS,
+    PRICE_LIST_PATH,
+    PRICED_AGREEMENTS,
     SPEND_COLUMNS,
     generate_demo,
 )
+from pipelines.settings import default_reference_file
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS = ROOT / "pipelines" / "reference_defaults"
 PROFILES = ROOT / "data_contracts" / "profiles"
 KOSTRA_SOURCE = ROOT.parent / "shared" / "reference" / "kostra" / "KOSTRA_Arts_2024_kommuner.csv"
 
@@ -97,22 +101,22 @@ def spend(demo: Path) -> list[dict]:
 def _standard(member_id: str, profile: str, row: dict[str, str]) -> dict:
     if profile == "visma-csv-selbu":
         names = ("Bilagsnr", "Linje", "Fakturadato", "Orgnr", "Leverandør", "Konto",
-                 "Beløp eks mva", "Valuta", "Varekode")
+                 "Beløp eks mva", "Valuta", "Varekode", "Ansvar")
         scheme = "CPV" if row["Varekode"] else ""
         art = row["Konto"][0:3]
     else:
         names = ("Fakturanr", "Linjenr", "Fakturadato", "Leverandørens orgnr", "Leverandørnavn",
-                 "Kontonr", "Nettobeløp", "Valutakode", "Varekode")
+                 "Kontonr", "Nettobeløp", "Valutakode", "Varekode", "Ansvar")
         scheme = row["Kodeverk"]
         art = row["Kontonr"][1:4]
-    invoice_id, line_no, day, org_no, name, account, amount, currency, code = (
+    invoice_id, line_no, day, org_no, name, account, amount, currency, code, department = (
         row[n] for n in names)
     d, m, y = day.split(".")
     return {
         "municipality_id": member_id, "invoice_id": invoice_id, "line_no": line_no,
         "invoice_date": f"{y}-{m}-{d}", "supplier_org_no": org_no, "supplier_name": name,
         "account": account, "art": art, "amount_text": amount, "currency": currency,
-        "item_code": code, "item_code_scheme": scheme,
+        "item_code": code, "item_code_scheme": scheme, "department": department,
         "amount": float(amount.replace(" ", "").replace(",", ".")),
     }
 
@@ -153,7 +157,9 @@ def test_config_lists_the_six_members(demo: Path):
     config = _yaml(config_path)
     assert config["cooperation"] == {"name": "Værnesregionen innkjøp (demo)", "country": "NO",
                                      "currency": "NOK", "host": "5035",
-                                     "targets": {"loyalty": 0.8}}
+                                     "targets": {"loyalty": 0.8}, "price_tolerance": 0.02}
+    assert config["price_lists"] == [{"path": PRICE_LIST_PATH}]
+    assert (demo / PRICE_LIST_PATH).is_file()
     assert config["warehouse"] == "warehouse/samkjop.duckdb"
     assert set(config["reference"]) == {"classification_rules", "exchange_rates",
                                         "excluded_suppliers"}
@@ -216,18 +222,20 @@ def test_canonical_files_keep_the_canonical_format(demo: Path, spend: list[dict]
     assert "" in tydal  # Tydal leaves the currency empty for NOK
 
 
-def test_invoices_are_unique_per_member_with_numbered_lines(spend: list[dict]):
-    invoices: dict[tuple[str, str], list[dict]] = defaultdict(list)
+def test_invoices_are_unique_per_member_and_file_with_numbered_lines(spend: list[dict]):
+    invoices: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for line in spend:
-        invoices[(line["municipality_id"], line["invoice_id"])].append(line)
+        invoices[(line["municipality_id"], line["file"], line["invoice_id"])].append(line)
     sizes = Counter()
     for lines in invoices.values():
         assert sorted(int(line["line_no"]) for line in lines) == list(range(1, len(lines) + 1))
         assert len({line["invoice_date"] for line in lines}) == 1
         assert len({line["supplier_org_no"] for line in lines}) == 1
-        assert len({line["file"] for line in lines}) == 1
+        assert len({line.get("department") for line in lines}) == 1  # one ansvar per invoice
         sizes[len(lines) > 1] += 1
     assert sizes[True] > 0.2 * sum(sizes.values())  # many invoices have several lines
+    files = Counter((member, invoice) for member, _, invoice in invoices)
+    assert max(files.values()) <= 2  # in two files only when delivered again
 
 
 def test_organisation_numbers_mostly_valid_some_not(spend: list[dict]):
@@ -300,7 +308,7 @@ def test_agreements_cover_the_cases_the_rules_need(demo: Path):
     for r in rows:
         by_scope[r["scope"]].update(r["category_ids"].split(";"))
     assert by_scope["local"] & by_scope["cooperation"]  # overlapping scopes
-    leaves = {r["category_id"] for r in _csv(DEFAULTS / "taxonomy.csv") if r["parent_id"]}
+    leaves = {r["category_id"] for r in _csv(default_reference_file("taxonomy")) if r["parent_id"]}
     covered = set().union(*by_scope.values())
     assert covered <= leaves
     assert 2 <= len(leaves - covered) <= 8  # a few categories without any agreement
@@ -335,18 +343,167 @@ def test_loyalty_differs_between_members(demo: Path, spend: list[dict]):
 
 
 def test_demo_reference_files(demo: Path):
-    defaults = (DEFAULTS / "classification_rules.csv").read_text(encoding="utf-8")
+    defaults = default_reference_file("classification_rules").read_text(encoding="utf-8")
     rules_text = (demo / "classification_rules.csv").read_text(encoding="utf-8")
     assert rules_text.startswith(defaults)
     supplier_rules = [r for r in _csv(demo / "classification_rules.csv")
                       if r["rule_type"] == "supplier"]
     assert 25 <= len(supplier_rules) <= 40
-    leaves = {r["category_id"] for r in _csv(DEFAULTS / "taxonomy.csv") if r["parent_id"]}
+    leaves = {r["category_id"] for r in _csv(default_reference_file("taxonomy")) if r["parent_id"]}
     assert all(orgnr.is_valid(r["pattern"]) and r["category_id"] in leaves
                for r in supplier_rules)
     excluded = _csv(demo / "excluded_suppliers.csv")
     assert len(excluded) >= 2
     assert all(orgnr.is_valid(r["supplier_org_no"]) and r["reason"] for r in excluded)
+
+
+# --- departments, prices, duplicate invoices, agreement follow-up -------------------------
+
+CANONICAL_MEMBERS = [m.id for m in MEMBERS if m.profile == "canonical"]
+
+
+def test_every_line_has_a_department(spend: list[dict]):
+    departments = defaultdict(Counter)
+    for line in spend:
+        assert re.fullmatch(r"\d{4}", line["department"]), line
+        departments[line["municipality_id"]][line["department"]] += 1
+    assert set(departments) == set(POPULATIONS)  # the ERP members' Ansvar too
+    for member_id, counts in departments.items():
+        assert 3 <= len(counts) <= 8, member_id
+    assert {"2100", "2200", "3100", "3200"} <= set(departments["5035"])  # the host's units
+    assert "2100" not in departments["5036"]
+
+
+def test_department_names_are_documented(demo: Path, spend: list[dict]):
+    text = (demo / "DEMO_DATA.md").read_text(encoding="utf-8")
+    for code in {line["department"] for line in spend}:
+        assert re.search(rf"\b{code} [A-ZÆØÅ]", text), code
+    assert "ansvar" in text
+
+
+def test_priced_lines_are_quantity_times_unit_price(spend: list[dict]):
+    priced = [line for line in spend if line.get("seller_item_id")]
+    assert priced
+    for line in priced:
+        assert line["municipality_id"] in CANONICAL_MEMBERS
+        assert re.fullmatch(r"\d+(\.\d)?", line["quantity"]), line
+        assert re.fullmatch(r"\d+\.\d{2}", line["unit_price"]), line
+        assert Decimal(line["quantity"]) * Decimal(line["unit_price"]) == Decimal(
+            line["amount_excl_vat"]), line
+        assert line["amount"] > 0
+    for line in spend:
+        if not line.get("seller_item_id") and line["municipality_id"] in CANONICAL_MEMBERS:
+            assert line["quantity"] == line["unit_price"] == ""
+    assert any("." in line["quantity"] for line in priced)  # sold per kg
+    assert 0.02 < len(priced) / len(spend) < 0.4  # a part of the spend, not all of it
+
+
+def test_price_list_covers_the_priced_items_and_some_lines_deviate(demo: Path,
+                                                                     spend: list[dict]):
+    path = demo / PRICE_LIST_PATH
+    assert path.read_text(encoding="utf-8").split("\n", 1)[0] == ",".join(PRICE_LIST_COLUMNS)
+    rows = _csv(path)
+    agreements = {r["agreement_id"]: r for r in _csv(demo / "agreements.csv")}
+    prices: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        agreement = agreements[r["agreement_id"]]
+        assert r["agreement_id"] in PRICED_AGREEMENTS
+        assert r["supplier_org_no"] in {_org_no(n) for n in
+                                        agreement["supplier_org_nos"].split(";")}
+        assert orgnr.is_valid(r["supplier_org_no"]) and r["currency"] == "NOK"
+        assert re.fullmatch(r"\d+\.\d{2}", r["unit_price"]) and Decimal(r["unit_price"]) > 0
+        assert agreement["valid_from"] <= r["valid_from"] <= r["valid_to"] <= agreement["valid_to"]
+        prices[(r["supplier_org_no"], r["item_id"])].append(r)
+    deviations = []
+    for line in spend:
+        if not line.get("seller_item_id"):
+            continue
+        key = (_org_no(line["supplier_org_no"]), line["seller_item_id"])
+        (agreed,) = [r for r in prices[key]
+                     if r["valid_from"] <= line["invoice_date"] <= r["valid_to"]]
+        assert line["contract_ref"] in ("", agreed["agreement_id"])
+        deviations.append(Decimal(line["unit_price"]) / Decimal(agreed["unit_price"]) - 1)
+    at_price = sum(d == 0 for d in deviations)
+    above = [d for d in deviations if d > Decimal("0.02")]
+    below = [d for d in deviations if d < 0]
+    assert at_price > 0.85 * len(deviations)
+    assert above and len(above) < 0.1 * len(deviations)
+    assert all(d <= Decimal("0.16") for d in above)
+    assert below and all(d > Decimal("-0.04") for d in below)
+
+
+def test_some_invoices_are_delivered_twice(spend: list[dict]):
+    invoices: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for line in spend:
+        invoices[(line["municipality_id"], line["invoice_id"])][line["file"]].append(line)
+    first_day = defaultdict(lambda: "9999")  # the earliest invoice date per file
+    for line in spend:
+        key = (line["municipality_id"], line["file"])
+        first_day[key] = min(first_day[key], line["invoice_date"])
+    resent = Counter()
+    for (member_id, _), files in invoices.items():
+        if len(files) == 1:
+            continue
+        original, again = sorted(files.values(), key=lambda lines: lines[0]["file"])
+        strip = [{k: v for k, v in line.items() if k != "file"} for line in original]
+        assert strip == [{k: v for k, v in line.items() if k != "file"} for line in again]
+        day = original[0]["invoice_date"]
+        assert again[0]["invoice_date"][:7] == day[:7]
+        # the next month's file: its dates must not enclose the earlier file's
+        assert day > first_day[(member_id, original[0]["file"])]
+        resent[member_id] += 1
+    assert set(resent) == set(POPULATIONS)
+    assert all(n <= 3 for n in resent.values())
+
+
+def test_some_invoices_are_sent_again_under_a_new_number(spend: list[dict]):
+    invoices: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for line in spend:
+        invoices[(line["municipality_id"], line["file"], line["invoice_id"])].append(line)
+
+    def content(lines: list[dict]) -> tuple:
+        return tuple((line["line_no"], line["account"], line["amount"],
+                      line.get("description"), line.get("seller_item_id")) for line in lines)
+
+    seen: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
+    for (member_id, file, invoice_id), lines in invoices.items():
+        if lines[0]["amount"] > 0 and lines[0]["supplier_org_no"]:
+            seen[(member_id, file, lines[0]["supplier_org_no"], content(lines))].append(
+                (lines[0]["invoice_date"], invoice_id))
+    doubles = Counter()
+    for (member_id, *_), copies in seen.items():
+        for (day, invoice), (day_again, invoice_again) in zip(copies, copies[1:], strict=False):
+            gap = date.fromisoformat(day_again) - date.fromisoformat(day)
+            if invoice != invoice_again and timedelta(0) < abs(gap) <= timedelta(days=7):
+                doubles[member_id] += 1
+    assert len(doubles) >= 5  # (nearly) every member: the month's line budget may not fit one
+    assert sum(doubles.values()) >= 12
+
+
+def test_agreements_have_volumes_provisions_and_some_expire_soon(demo: Path,
+                                                                   spend: list[dict]):
+    rows = _csv(demo / "agreements.csv")
+    volumes = [r["estimated_annual_volume"] for r in rows]
+    assert all(v == "" or re.fullmatch(r"[1-9]\d*", v) for v in volumes)
+    assert sum(v != "" for v in volumes) > 0.8 * len(rows)  # most, not all
+    assert "" in volumes
+    assert {r["provision_rate"] for r in rows} == {"", "0.0225"}
+    on_2025 = defaultdict(float)  # supplier spend per agreement in 2025, by number and member
+    for r in rows:
+        numbers = {_org_no(n) for n in r["supplier_org_nos"].split(";")}
+        for line in spend:
+            if (line["invoice_date"] >= "2025" and _org_no(line["supplier_org_no"]) in numbers
+                    and r["participants"] in ("*", line["municipality_id"])):
+                on_2025[r["agreement_id"]] += line["amount"]
+    expiring = [r for r in rows if "2026-01-01" <= r["valid_to"] <= "2026-06-30"
+                and on_2025[r["agreement_id"]] > 0]
+    assert len(expiring) >= 2
+    # the estimate is of the order of the spend the generator produces on the agreement
+    for r in rows:
+        if r["estimated_annual_volume"] and r["scope"] == "cooperation" and \
+                r["valid_from"] < "2025" < r["valid_to"] and r["participants"] == "*":
+            ratio = on_2025[r["agreement_id"]] / float(r["estimated_annual_volume"])
+            assert 0.3 < ratio < 3, (r["agreement_id"], ratio)
 
 
 _MEASURE = """
@@ -409,7 +566,9 @@ def test_profiles_are_valid_yaml_with_the_documented_keys(name: str):
     assert profile["csv"]["header_row"] == 1
     for field_name, source in profile["fields"].items():
         assert field_name in SPEND_COLUMNS and field_name != "art"
-        assert len(source) == 1 and set(source) <= {"column", "constant"}
+        assert len(set(source) - {"optional"}) == 1 and set(source) <= {"column", "constant",
+                                                                           "optional"}
+        assert source.get("optional", "true") == "true"  # (this reader keeps booleans as text)
     columns = [s["column"] for s in profile["fields"].values() if "column" in s]
     if name == "canonical":
         assert profile["art"] == {"column": "art"}
@@ -439,7 +598,7 @@ def test_erp_profiles_read_the_art_where_the_demo_writes_it():
 
 
 def test_default_taxonomy_is_two_levels():
-    rows = _csv(DEFAULTS / "taxonomy.csv")
+    rows = _csv(default_reference_file("taxonomy"))
     assert 30 <= len(rows) <= 50
     ids = [r["category_id"] for r in rows]
     assert len(ids) == len(set(ids))
@@ -453,8 +612,8 @@ def test_default_taxonomy_is_two_levels():
 
 
 def test_default_rules_point_to_leaves():
-    leaves = {r["category_id"] for r in _csv(DEFAULTS / "taxonomy.csv") if r["parent_id"]}
-    rules = _csv(DEFAULTS / "classification_rules.csv")
+    leaves = {r["category_id"] for r in _csv(default_reference_file("taxonomy")) if r["parent_id"]}
+    rules = _csv(default_reference_file("classification_rules"))
     assert {r["rule_type"] for r in rules} == {"item_code", "art"}  # no supplier rules
     assert all(r["category_id"] in leaves for r in rules)
     arts = {r["pattern"] for r in rules if r["rule_type"] == "art"}
@@ -471,7 +630,7 @@ def test_default_rules_point_to_leaves():
 
 
 def test_default_kostra_arts_mark_the_influenceable_set():
-    rows = _csv(DEFAULTS / "kostra_arts.csv")
+    rows = _csv(default_reference_file("kostra_arts"))
     assert {r["art"] for r in rows if r["is_influenceable"] == "true"} == INFLUENCEABLE
     assert {r["is_influenceable"] for r in rows} == {"true", "false"}
     assert {"010", "190", "350", "375", "470", "590"} <= {r["art"] for r in rows}
@@ -483,7 +642,7 @@ def test_default_kostra_arts_mark_the_influenceable_set():
 
 
 def test_default_exclusions_and_rates_are_empty():
-    assert (DEFAULTS / "excluded_suppliers.csv").read_text(encoding="utf-8") == (
+    assert default_reference_file("excluded_suppliers").read_text(encoding="utf-8") == (
         "supplier_org_no,reason\n")
-    assert (DEFAULTS / "exchange_rates.csv").read_text(encoding="utf-8") == (
+    assert default_reference_file("exchange_rates").read_text(encoding="utf-8") == (
         "currency,month,rate_to_base\n")
