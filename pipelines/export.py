@@ -21,6 +21,7 @@ class ExportTable:
     mart: str
     year_column: str | None
     description: str
+    per_municipality: bool = True  # has a municipality_id column for --municipality
 
     def year_condition(self) -> tuple[str, int]:
         """The SQL condition for --year and how many times it takes the year."""
@@ -43,6 +44,38 @@ EXPORT_TABLES: dict[str, ExportTable] = {
         "threshold_flags", "year(month_end)",
         "per member, supplier and category: the month ends where the trailing 12 months of "
         "influenceable spend not on agreement crossed a procurement threshold"),
+    "suppliers": ExportTable(
+        "suppliers", "year",
+        "per supplier and year: spend, members buying, categories, agreements held, "
+        "share on agreement", per_municipality=False),
+    "off_agreement_purchases": ExportTable(
+        "off_agreement_purchases", "year",
+        "purchases outside agreements per member, department, supplier and category, "
+        "with the agreements that should have been used"),
+    "possible_duplicate_invoices": ExportTable(
+        "possible_duplicate_invoices", "year(first_invoice_date)",
+        "pairs of invoices per member and supplier that may be paid twice: the same invoice "
+        "id delivered twice, or the same amount within a few days under another invoice id"),
+    "agreement_followup": ExportTable(
+        "agreement_followup", "year",
+        "per agreement, year and member (and ALL): spend on it and in its categories, "
+        "loyalty, utilisation of the estimated volume, provision, expiry and spend at stake"),
+    "classification_coverage": ExportTable(
+        "classification_coverage", "year",
+        "per member (and ALL) and year: influenceable spend by the rule type that decided its "
+        "category (item code, supplier, art, unclassified), shares and line counts"),
+    "climate_estimate": ExportTable(
+        "climate_estimate", "year",
+        "per member (and ALL), year and category: spend-based CO2e estimate with the factor, "
+        "its source and whether it is illustrative"),
+    "per_capita": ExportTable(
+        "per_capita", "year",
+        "per member (and ALL) and year: total, influenceable and off-agreement spend per "
+        "inhabitant"),
+    "price_deviations": ExportTable(
+        "price_deviations", "year(invoice_date)",
+        "invoice lines whose unit price is above (or below) the agreed price-list price by "
+        "more than the tolerance, with the excess paid"),
     "rejected_rows": ExportTable(
         "rejected_rows", None, "every delivered row that was not loaded, with its reason"),
     "delivery_reconciliation": ExportTable(
@@ -57,6 +90,9 @@ class ExportError(Exception):
 
 def _query(table: ExportTable, municipality: str | None, year: int | None) -> tuple[str, list]:
     conditions, params = [], []
+    if municipality and not table.per_municipality:
+        raise ExportError(f"table {table.mart!r} is not per municipality: "
+                          "export it without --municipality")
     if municipality:
         conditions.append("municipality_id = ?")
         params.append(municipality)

@@ -54,6 +54,7 @@ class FieldSource:
     constant: str | None = None
     concat: tuple[str, ...] = ()
     separator: str = "-"
+    optional: bool = False  # the column may be absent from a file: the field is then empty
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class SourceProfile:
     amount: AmountRule = AmountRule()
 
     def source_columns(self) -> list[str]:
-        columns = [f.column for f in self.fields.values() if f.column]
+        columns = [f.column for f in self.fields.values() if f.column and not f.optional]
         columns += [c for f in self.fields.values() for c in f.concat]
         columns += [c for c in (self.art.column, self.amount.sign_column,
                                 self.amount.vat_column) if c]
@@ -182,7 +183,7 @@ def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
     fields: dict[str, FieldSource] = {}
     for name, spec in entries.items():
         spec = _check_keys(path, f"fields.{name}", spec,
-                           {"column", "constant", "concat", "separator"})
+                           {"column", "constant", "concat", "separator", "optional"})
         if len(set(spec) & {"column", "constant", "concat"}) != 1:
             raise _fail(path, f"fields.{name}",
                         "give exactly one of 'column', 'constant' or 'concat'")
@@ -194,11 +195,22 @@ def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
             constant=None if spec.get("constant") is None else str(spec["constant"]),
             concat=tuple(str(c) for c in concat),
             separator=str(spec.get("separator", "-")),
+            optional=_optional(path, name, spec),
         )
     missing = [f for f in REQUIRED_FIELDS if f not in fields]
     if missing:
         raise _fail(path, "fields", f"required field {missing[0]!r} is not mapped")
     return fields
+
+
+def _optional(path: Path, name: str, spec: dict) -> bool:
+    optional = spec.get("optional", False)
+    if not isinstance(optional, bool):
+        raise _fail(path, f"fields.{name}.optional", "expected true or false")
+    if optional and (name in REQUIRED_FIELDS or "column" not in spec):
+        raise _fail(path, f"fields.{name}.optional",
+                    "only a column of a field that is not required can be optional")
+    return optional
 
 
 def _amount(path: Path, value: Any) -> AmountRule:

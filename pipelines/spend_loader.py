@@ -84,6 +84,8 @@ class _Expressions:
         if source.concat:
             parts = ", ".join(self.column(c) for c in source.concat)
             return f"nullif(concat_ws({_sql_text(source.separator)}, {parts}), '')"
+        if source.optional and source.column not in self.header.columns:
+            return "NULL"
         return self.column(source.column)
 
     def art(self) -> str:
@@ -109,6 +111,9 @@ class _Expressions:
             amount = (f"(CASE WHEN upper({self.column(rule.sign_column)}) IN ({negative}) "
                       f"THEN -1 ELSE 1 END * {amount})")
         return amount
+
+    def optional_number(self, name: str, scale: int) -> str:
+        return f"try_cast({self.number_text(self.field(name))} AS DECIMAL(18, {scale}))"
 
     def vat(self) -> str:
         vat_text = self.number_text(self.column(self.profile.amount.vat_column))
@@ -161,6 +166,7 @@ class _Expressions:
             f"WHEN amount_excl_vat IS NULL THEN 'amount_excl_vat ' || "
             f"{self._quoted('amount_excl_vat')} || "
             f"{_sql_text(f' is not a number (decimal separator {self.profile.csv.decimal})')}",
+            *self._optional_number_checks(),
             "WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN "
             "'currency ''' || currency || ''' is not a 3-letter currency code'",
             f"WHEN municipality_id <> {_sql_text(self.member_id)} THEN 'municipality_id ''' || "
@@ -168,6 +174,12 @@ class _Expressions:
             f"{self.member_id}'",
         ]
         return "CASE " + " ".join(checks) + " END"
+
+    def _optional_number_checks(self) -> list[str]:
+        decimal = _sql_text(f" is not a number (decimal separator {self.profile.csv.decimal})")
+        return [f"WHEN {self.field(name)} IS NOT NULL AND {name} IS NULL THEN "
+                f"'{name} ' || {self._quoted(name)} || {decimal}"
+                for name in ("quantity", "unit_price")]
 
     def _vat_check(self) -> list[str]:
         if not self.profile.amount.vat_column:
@@ -256,7 +268,9 @@ def _checked_rows_sql(expr: _Expressions) -> str:
                 {expr.municipality()} AS municipality_id,
                 {expr.invoice_date()} AS invoice_date,
                 {expr.amount()} AS amount_excl_vat,
-                {expr.currency()} AS currency
+                {expr.currency()} AS currency,
+                {expr.optional_number('quantity', 4)} AS quantity,
+                {expr.optional_number('unit_price', 6)} AS unit_price
             FROM {STAGE}
         )
         SELECT *, {expr.rejection_reason()} AS _reason FROM typed
@@ -276,7 +290,9 @@ def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, deliver
             s.amount_excl_vat, s.currency, {expr.field('item_code')},
             upper({expr.field('item_code_scheme')}), {expr.field('description')},
             {expr.field('order_ref')}, {expr.field('contract_ref')},
-            ?, s._source_row, ?, ?
+            ?, s._source_row, ?, ?,
+            {expr.field('department')}, {expr.field('seller_item_id')},
+            s.quantity, s.unit_price
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field('supplier_org_no')}
         LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field('account')}

@@ -40,7 +40,11 @@ RAW_TABLES: dict[str, str] = {
         source_file VARCHAR NOT NULL,
         source_row BIGINT NOT NULL,
         file_sha256 VARCHAR NOT NULL,
-        loaded_at TIMESTAMP NOT NULL
+        loaded_at TIMESTAMP NOT NULL,
+        department VARCHAR,
+        seller_item_id VARCHAR,
+        quantity DECIMAL(18, 4),
+        unit_price DECIMAL(18, 6)
     """,
     "rejected_rows": """
         delivery_id VARCHAR,
@@ -81,7 +85,8 @@ RAW_TABLES: dict[str, str] = {
         valid_to DATE NOT NULL,
         provision_rate DECIMAL(9, 6),
         source_file VARCHAR NOT NULL,
-        source_row BIGINT NOT NULL
+        source_row BIGINT NOT NULL,
+        estimated_annual_volume DECIMAL(18, 4)
     """,
     "agreement_categories": """
         agreement_id VARCHAR NOT NULL,
@@ -96,6 +101,18 @@ RAW_TABLES: dict[str, str] = {
     "agreement_participants": """
         agreement_id VARCHAR NOT NULL,
         municipality_id VARCHAR NOT NULL
+    """,
+    "price_list": """
+        agreement_id VARCHAR NOT NULL,
+        supplier_org_no_raw VARCHAR NOT NULL,
+        supplier_org_no VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        unit_price DECIMAL(18, 6) NOT NULL,
+        currency VARCHAR NOT NULL,
+        valid_from DATE NOT NULL,
+        valid_to DATE NOT NULL,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT NOT NULL
     """,
     "municipalities": """
         municipality_id VARCHAR NOT NULL,
@@ -136,6 +153,13 @@ RAW_TABLES: dict[str, str] = {
         art_name VARCHAR NOT NULL,
         is_influenceable BOOLEAN NOT NULL
     """,
+    "emission_factors": """
+        category_id VARCHAR NOT NULL,
+        kg_co2e_per_currency_unit DECIMAL(18, 6) NOT NULL,
+        currency VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        is_illustrative BOOLEAN NOT NULL
+    """,
 }
 
 # Tables that belong to one municipality's deliveries; the rest are replaced whole.
@@ -143,9 +167,18 @@ DELIVERY_TABLES = ("spend_lines", "rejected_rows", "deliveries", "delivery_repla
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables; a warehouse of an earlier version gets the columns added
+    since (always at the end of a table, so positional inserts stay right)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for table, columns in RAW_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
+        for column in _column_definitions(columns):
+            con.execute(f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS "
+                        f"{column.removesuffix(' NOT NULL')}")
+
+
+def _column_definitions(columns: str) -> list[str]:
+    return [" ".join(line.split()) for line in columns.strip().rstrip(",").split(",\n")]
 
 
 @contextmanager

@@ -26,3 +26,20 @@
 {% macro bigquery__collapse_whitespace(expression) -%}
     regexp_replace({{ expression }}, r'\s+', ' ')
 {%- endmacro %}
+
+
+{#
+    A supplier is its validated organisation number, or - where the number is
+    missing or invalid - 'name:' and its name in lower case with runs of
+    whitespace collapsed ('name:' alone when there is no name either).
+#}
+{% macro supplier_key(org_no, is_org_no_valid, name) -%}
+    case
+        when {{ is_org_no_valid }} and {{ org_no }} is not null then {{ org_no }}
+        else {{ dbt.concat([
+            "'name:'",
+            "coalesce(lower(trim(" ~ collapse_whitespace(name) ~ ")), '')",
+        ]) }}
+    end
+{%- endmacro %}
+

@@ -28,3 +28,18 @@ def add_months(months, date_expression: str) -> str:
 
 def month_end(date_expression: str) -> str:
     return f"last_day({date_expression})"
+
+
+def reference_data(dataset: str) -> str:
+    return f"reference.{dataset}"
+
+
+def supplier_key(org_no: str, is_org_no_valid: str, name: str) -> str:
+    return (
+        f"case when {is_org_no_valid} and {org_no} is not null then {org_no} "
+        f"else 'name:' || coalesce(lower(trim({collapse_whitespace(name)})), '') end"
+    )
+
+
+def equal_or_both_null(left: str, right: str) -> str:
+    return f"({left} = {right} or ({left} is null and {right} is null))"

@@ -33,3 +33,11 @@ def listagg(
     measure: str, delimiter_text: str = "','", order_by_clause: str = "", limit_num=None
 ) -> str:
     return f"string_agg({measure}, {delimiter_text} {order_by_clause or ''})"
+
+
+def datediff(first_date: str, second_date: str, datepart: str) -> str:
+    # dbt-duckdb renders `::timestamp`; cast() here keeps sqlfluff's casting-style rule quiet
+    return (
+        f"date_diff('{datepart}', cast({first_date} as timestamp), "
+        f"cast({second_date} as timestamp))"
+    )

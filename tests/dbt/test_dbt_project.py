@@ -64,6 +64,9 @@ SPEND_LINES = [
 # fmt: on
 
 
+OVERRIDES = ["taxonomy", "classification_rules", "kostra_arts", "emission_factors"]
+
+
 def _seed(path: Path) -> None:
     con = duckdb.connect(str(path))
     try:
@@ -110,12 +113,19 @@ def _seed(path: Path) -> None:
                 ("270", "Konsulenttjenester", True),
             ],
         )
+        ins(
+            "insert into raw.emission_factors values (?, ?, ?, ?, ?)",
+            [
+                ("OFFICE", Decimal("0.03"), "NOK", "fixture factor", True),
+                ("IT", Decimal("0.05"), "NOK", "fixture group factor", False),
+            ],
+        )
         con.execute(
             f"insert into raw.excluded_suppliers values ('{S_EXCLUDED}', '{S_EXCLUDED}', 'kommune')"
         )
         con.execute("insert into raw.exchange_rates values ('EUR', '2024-01', 11.5)")
         ins(
-            "insert into raw.agreements values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into raw.agreements values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     "A1",
@@ -126,6 +136,7 @@ def _seed(path: Path) -> None:
                     None,
                     "avtaler.xlsx",
                     2,
+                    Decimal("10000"),  # estimated_annual_volume
                 ),
                 (
                     "A2",
@@ -136,6 +147,7 @@ def _seed(path: Path) -> None:
                     None,
                     "avtaler.xlsx",
                     3,
+                    None,
                 ),
                 (
                     "A3",
@@ -146,6 +158,7 @@ def _seed(path: Path) -> None:
                     Decimal("0.0225"),
                     "avtaler.xlsx",
                     4,
+                    None,
                 ),
             ],
         )
@@ -194,13 +207,21 @@ def _seed(path: Path) -> None:
                     r,
                     "sha-" + d,
                     LOADED_AT,
+                    None,  # department
+                    None,  # seller_item_id
+                    None,  # quantity
+                    None,  # unit_price
                 )
             )
         ins(
-            "insert into raw.spend_lines values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into raw.spend_lines values (" + ", ".join(["?"] * len(rows[0])) + ")",
             rows,
         )
+        # price control: D1 row 2 (Kontor AS on A1, 1000 NOK) is 10 x K-100 at 100; agreed 90
+        con.execute("update raw.spend_lines set seller_item_id = 'K-100', quantity = 10, "
+                    "unit_price = 100 where delivery_id = 'D1' and source_row = 2")
+        con.execute("insert into raw.price_list values ('A1', ?, ?, 'K-100', 90, 'NOK', "
+                    "'2024-01-01', '2024-06-30', 'priser.csv', 2)", [S1, S1])
         con.execute(
             "insert into raw.rejected_rows values "
             "('D1', '5035', 'D1.csv', 12, 'invalid invoice date: 2024-13-01', "
@@ -250,7 +271,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     tmp_path = tmp_path_factory.mktemp("dbt")
     warehouse = tmp_path / "warehouse.duckdb"
     _seed(warehouse)
-    result = _dbt(["build"], warehouse, tmp_path)
+    # the fixture's own taxonomy, rules, arts and factors are in raw: dbt reads them, not the seeds
+    result = _dbt(["build", "--vars", json.dumps({"reference_overrides": OVERRIDES})],
+                  warehouse, tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     run_results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())
     return warehouse, run_results
@@ -341,3 +364,89 @@ def test_reconciliation_and_rejections(built: tuple[Path, dict]) -> None:
     assert recon["D1"][:3] == (11, 10, 1)
     reasons = sorted(r[0] for r in _query(warehouse, "select reason from marts.rejected_rows"))
     assert reasons == ["invalid invoice date: 2024-13-01", "no exchange rate for EUR 2024-02"]
+
+
+@pytest.mark.xdist_group("dbt")
+def test_seeds_are_built_and_overrides_read_from_raw(built: tuple[Path, dict]) -> None:
+    warehouse, run_results = built
+    seeds = {r["unique_id"].split(".")[-1]: r["status"] for r in run_results["results"]
+             if r["unique_id"].startswith("seed.")}
+    assert seeds == dict.fromkeys(OVERRIDES, "success")
+    # '010' keeps its zero in the seed; the staging views read the fixture's raw tables
+    assert ("010", "Fastlønn", False) in _query(warehouse, "select * from reference.kostra_arts")
+    assert _query(warehouse, "select count(*) from staging.stg_raw__kostra_arts") == [(4,)]
+    assert _query(warehouse, "select count(*) from staging.stg_raw__categories") == [(4,)]
+
+
+@pytest.mark.xdist_group("dbt")
+def test_classification_coverage(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select municipality_id, influenceable_spend, item_code_spend, supplier_spend,"
+            " art_spend, unclassified_spend, classified_share, influenceable_line_count"
+            " from marts.classification_coverage where year = 2024",
+        )
+    }
+    # Stjørdal: item codes 1000 + 500 - 200 + 250 + 600, supplier rule 800, art 270 unclassified
+    assert rows[STJ][:5] == tuple(
+        Decimal(v) for v in ("3100.0000", "2150.0000", "800.0000", "0.0000", "150.0000")
+    )
+    assert rows[STJ][5] == pytest.approx(2950 / 3100)
+    assert rows[STJ][6] == 7
+    assert rows[SELBU][:5] == tuple(
+        Decimal(v) for v in ("490.0000", "0.0000", "90.0000", "400.0000", "0.0000")
+    )
+    assert rows["ALL"][5] == pytest.approx((2950 + 490 + 1150) / (3100 + 490 + 1150))
+
+
+@pytest.mark.xdist_group("dbt")
+def test_climate_estimate(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = {
+        (row[0], row[1]): row[2:]
+        for row in _query(
+            warehouse,
+            "select municipality_id, category_id, influenceable_spend, factor_category_id,"
+            " estimated_kg_co2e, is_illustrative, spend_without_factor"
+            " from marts.climate_estimate where year = 2024",
+        )
+    }
+    assert rows[STJ, "OFFICE"] == (
+        Decimal("2150.0000"), "OFFICE", Decimal("64.5000"), True, Decimal("0.0000")
+    )
+    # IT-PC has no factor of its own: its group IT's applies
+    assert rows[TYDAL, "IT-PC"] == (
+        Decimal("1150.0000"), "IT", Decimal("57.5000"), False, Decimal("0.0000")
+    )
+    assert rows[STJ, "FOOD"] == (Decimal("800.0000"), None, None, None, Decimal("800.0000"))
+
+
+@pytest.mark.xdist_group("dbt")
+def test_per_capita(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select municipality_id, population, total_spend_per_inhabitant,"
+            " off_agreement_spend_per_inhabitant from marts.per_capita where year = 2024",
+        )
+    }
+    assert rows[STJ] == (24050, Decimal("0.5863"), Decimal("0.0312"))  # 14100, 750 / 24050
+    assert rows["ALL"][0] == 24050 + 4096 + 807
+
+
+
+@pytest.mark.xdist_group("dbt")
+def test_price_deviations(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = _query(
+        warehouse,
+        "select spend_line_id, agreement_id, item_id, direction, deviation, excess_amount"
+        " from marts.price_deviations",
+    )
+    # (100 - 90) / 90 above the agreed price, 10 x 10 NOK paid too much
+    assert rows == [("D1-2", "A1", "K-100", "above", Decimal("0.111111"), Decimal("100.0000"))]

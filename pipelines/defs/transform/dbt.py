@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: one asset per model, dbt tests as asset checks."""
 
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -35,11 +36,22 @@ def _manifest_is_stale(manifest: Path) -> bool:
     return any(p.stat().st_mtime > built for p in sources)
 
 
+def dbt_vars(cooperation: Cooperation) -> dict:
+    """The cooperation's configuration that the dbt models read as vars."""
+    return {
+        "thresholds": list(cooperation.thresholds),
+        "price_tolerance": cooperation.price_tolerance,  # price_deviations
+        # seeded reference datasets replaced by a configured file (macro reference_data)
+        "reference_overrides": cooperation.reference_overrides,
+    }
+
+
 def build_dbt_assets(cooperation: Cooperation) -> tuple[dg.AssetsDefinition, DbtCliResource]:
     project, dbt_resource = dbt_project_for(cooperation)
+    build_args = ["build", "--vars", json.dumps(dbt_vars(cooperation))]
 
     @dbt_assets(manifest=project.manifest_path, project=project, pool=WAREHOUSE_POOL)
     def samkjop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(build_args, context=context).stream()
 
     return samkjop_dbt_models, dbt_resource

@@ -3,6 +3,8 @@
 -- currency takes the rate of its invoice month. A line with no rate keeps a NULL
 -- rate and a rejection reason: fct_spend_lines leaves it out, rejected_rows
 -- reports it. Lines of a delivery that a corrected delivery replaced are left out.
+-- supplier_key: the validated organisation number, or 'name:' and the normalised
+-- name where the line has none (BRIEF §4 rule 9; the key of `suppliers`).
 
 with
 
@@ -83,6 +85,9 @@ final as (
                 ) as decimal(18, 4)
             )
         end as amount,
+        {{ supplier_key(
+            'rated.supplier_org_no', 'rated.is_supplier_org_no_valid', 'rated.supplier_name'
+        ) }} as supplier_key,
         rated.exchange_rate is not null as has_exchange_rate,
         case
             when rated.exchange_rate is null

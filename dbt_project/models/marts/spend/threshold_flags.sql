@@ -1,15 +1,15 @@
--- Rule 9, threshold flags: per municipality, supplier (validated organisation
--- number, or 'name:' || lower(trim(collapsed whitespace)) of the name when it
--- has none, as in off_agreement_suppliers) and category, the influenceable spend
--- that is not on-agreement over the trailing 12 calendar months ending at each
--- month end (month_start in month - 11 .. month). One row per upward crossing:
--- the trailing sum is >= a threshold and the previous month end's sum was below
--- it (0 before the first month). Every month from the data set's first to its
--- last invoice month is a month end, months without spend too. Credit notes
--- count as they are.
+-- Rule 9, threshold flags: per municipality, supplier (supplier_key: the validated
+-- organisation number, or 'name:' and the normalised name where it has none) and
+-- category, the influenceable spend that is not on-agreement over the trailing 12
+-- calendar months ending at each month end (month_start in month - 11 .. month).
+-- One row per upward crossing: the trailing sum is >= a threshold and the previous
+-- month end's sum was below it (0 before the first month). Every month from the
+-- data set's first to its last invoice month is a month end, months without spend
+-- too. Credit notes count as they are.
 --
--- Thresholds: var('thresholds'), Norway's 100 000 / 1.3 M / 2.3 M by default;
--- a list of whole amounts (or a comma-separated string of them).
+-- Thresholds: var('thresholds') = cooperation.thresholds of cooperation.yml (Norway's
+-- 100 000 / 1.3 M / 2.3 M by default); a list of whole amounts (or a comma-separated
+-- string of them). No thresholds: no rows.
 -- Performance: the lines are aggregated to (municipality, supplier, category,
 -- month) first; only those rows are range-joined to the month spine.
 
@@ -24,37 +24,28 @@ spend_lines as (
 
 ),
 
-agreements as (
+agreement_terms as (
 
-    select * from {{ ref('stg_raw__agreements') }}
-
-),
-
-agreement_categories as (
-
-    select distinct
-        agreement_id,
-        category_id
-
-    from {{ ref('stg_raw__agreement_categories') }}
+    select * from {{ ref('int_agreement_terms') }}
 
 ),
 
-agreement_participants as (
+supplier_names as (
 
-    select * from {{ ref('int_agreement_participants_expanded') }}
+    select * from {{ ref('int_supplier_names') }}
 
 ),
 
 thresholds as (
 
-    select cast({{ thresholds[0] | int }} as bigint) as threshold
-    {%- for threshold in thresholds[1:] %}
-
-    union all
+    {%- for threshold in thresholds %}
 
     select cast({{ threshold | int }} as bigint) as threshold
+
+    union all
     {%- endfor %}
+
+    select cast(null as bigint) as threshold
 
 ),
 
@@ -62,15 +53,7 @@ keyed as (
 
     select
         municipality_id,
-        case
-            when is_supplier_org_no_valid and supplier_org_no is not null
-                then supplier_org_no
-            else {{ dbt.concat([
-                "'name:'",
-                "coalesce(lower(trim(" ~ collapse_whitespace('supplier_name') ~ ")), '')",
-            ]) }}
-        end as supplier_key,
-        supplier_name,
+        supplier_key,
         category_id,
         month_start,
         amount,
@@ -223,26 +206,6 @@ crossings as (
 
 ),
 
--- one row per agreement, category and participating municipality
-agreement_terms as (
-
-    select
-        agreements.agreement_id,
-        agreements.valid_from,
-        agreements.valid_to,
-        agreement_categories.category_id,
-        agreement_participants.municipality_id
-
-    from agreements
-
-    inner join agreement_categories
-        on agreements.agreement_id = agreement_categories.agreement_id
-
-    inner join agreement_participants
-        on agreements.agreement_id = agreement_participants.agreement_id
-
-),
-
 crossing_months as (
 
     select distinct
@@ -278,38 +241,6 @@ agreement_months as (
 
 ),
 
--- the supplier key's most frequent name over all its lines (ties: first by name)
-name_counts as (
-
-    select
-        supplier_key,
-        supplier_name,
-        count(*) as name_count
-
-    from keyed
-
-    where supplier_name is not null
-
-    group by
-        supplier_key,
-        supplier_name
-
-),
-
-ranked_names as (
-
-    select
-        supplier_key,
-        supplier_name,
-        row_number() over (
-            partition by supplier_key
-            order by name_count desc, supplier_name asc
-        ) as name_rank
-
-    from name_counts
-
-),
-
 final as (
 
     select
@@ -320,7 +251,7 @@ final as (
         crossings.threshold,
         cast(crossings.trailing_12m_spend as decimal(18, 4)) as trailing_12m_spend,
         agreement_months.municipality_id is not null as has_agreement_for_category,
-        ranked_names.supplier_name
+        supplier_names.supplier_name
 
     from crossings
 
@@ -330,10 +261,8 @@ final as (
             and crossings.category_id = agreement_months.category_id
             and crossings.month_end = agreement_months.month_end
 
-    left join ranked_names
-        on
-            crossings.supplier_key = ranked_names.supplier_key
-            and ranked_names.name_rank = 1
+    left join supplier_names
+        on crossings.supplier_key = supplier_names.supplier_key
 
 )
 
