@@ -230,3 +230,50 @@ def test_profile_amount_rules_are_validated(tmp_path):
     write(tmp_path / "bad.yaml", ERP_PROFILE + "amount: {sign_column: DK}\n")
     with pytest.raises(ProfileError, match="sign_column and negative_values go together"):
         load_profile("bad.yaml", tmp_path)
+
+
+def test_optional_fields_of_format_v1_1_load_when_present_and_are_empty_when_absent(con,
+                                                                                    tmp_path):
+    profile = load_profile("canonical", tmp_path)
+    with_prices = write(tmp_path / "v11.csv", CANONICAL_HEADER
+                        + ",department,seller_item_id,quantity,unit_price"
+                        + "\n5037,F1,1,2024-03-05,923609016,Data AS,11500,115,25.50,NOK,,,,,,"
+                        + "2000,ART-7,3,8.5"
+                        + "\n5037,F1,2,2024-03-05,923609016,Data AS,11500,115,10.00,NOK,,,,,,"
+                        + "2000,ART-8,many,2.5\n")
+    without = write(tmp_path / "v1.csv", CANONICAL_HEADER
+                    + "\n5037,F2,1,2024-04-05,923609016,Data AS,11500,115,7.00,NOK,,,,,\n")
+    first = _load(con, with_prices, profile, member="5037")
+    second = _load(con, without, profile, member="5037")
+    assert (first.rows_loaded, first.rows_rejected, second.rows_loaded) == (1, 1, 1)
+    assert con.execute(
+        "SELECT invoice_id, department, seller_item_id, quantity, unit_price "
+        "FROM raw.spend_lines ORDER BY invoice_id").fetchall() == [
+        ("F1", "2000", "ART-7", Decimal("3"), Decimal("8.5")),
+        ("F2", None, None, None, None),
+    ]
+    assert con.execute("SELECT reason FROM raw.rejected_rows").fetchone()[0] == (
+        "quantity 'many' is not a number (decimal separator .)")
+
+
+def test_only_a_column_of_an_optional_field_can_be_optional(tmp_path):
+    text = ERP_PROFILE.replace("fields:\n", "fields:\n  description: {constant: x, optional: true}\n")
+    with pytest.raises(ProfileError, match=r"fields\.description\.optional"):
+        load_profile("p.yaml", write(tmp_path / "p.yaml", text).parent)
+    text = ERP_PROFILE.replace("{column: Bilagsnr}", "{column: Bilagsnr, optional: true}")
+    with pytest.raises(ProfileError, match=r"fields\.invoice_id\.optional"):
+        load_profile("p.yaml", write(tmp_path / "p.yaml", text).parent)
+
+
+def test_a_warehouse_of_an_earlier_version_gets_the_new_columns(tmp_path):
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE SCHEMA raw")
+    old.execute("CREATE TABLE raw.spend_lines (delivery_id VARCHAR, loaded_at TIMESTAMP)")
+    old.execute("INSERT INTO raw.spend_lines VALUES ('D1', '2024-01-01')")
+    create_raw_schema(old)
+    columns = [row[0] for row in old.execute("DESCRIBE raw.spend_lines").fetchall()]
+    assert columns[-4:] == ["department", "seller_item_id", "quantity", "unit_price"]
+    assert old.execute("SELECT delivery_id, unit_price FROM raw.spend_lines").fetchall() == [
+        ("D1", None)]
+    old.close()
