@@ -19,7 +19,7 @@ import duckdb
 
 from pipelines.contracts import column_names
 from pipelines.orgno import clean_org_no
-from pipelines.settings import Cooperation
+from pipelines.settings import SEEDED_REFERENCE_DATASETS, Cooperation
 
 SCOPES = ("national", "cooperation", "local")  # as in agreements.odcs.yaml
 RULE_TYPES = ("item_code", "supplier", "art")
@@ -206,21 +206,46 @@ def _kostra_art(row: Row, _: Cooperation) -> tuple:
     return (row.text("art"), row.text("art_name"), flag == "true")
 
 
+def _emission_factor(row: Row, _: Cooperation) -> tuple:
+    factor = row.decimal("kg_co2e_per_currency_unit")
+    if factor < 0:
+        raise row.fail("kg_co2e_per_currency_unit", f"{factor} must not be negative")
+    currency = row.text("currency")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise row.fail("currency", f"{currency!r} is not a 3-letter ISO 4217 code such as NOK")
+    flag = row.choice("is_illustrative", ("true", "false"))
+    return (row.text("category_id"), factor, currency, row.text("source"), flag == "true")
+
+
 _REFERENCE_READERS: dict[str, Callable[[Row, Cooperation], tuple]] = {
     "taxonomy": _taxonomy,
     "classification_rules": _classification_rule,
     "exchange_rates": _exchange_rate,
     "excluded_suppliers": _excluded_supplier,
     "kostra_arts": _kostra_art,
+    "emission_factors": _emission_factor,
 }
 
 
+def read_reference(path: Path, dataset: str, cooperation: Cooperation) -> list[tuple]:
+    """Every row of one reference file, validated and converted; the first bad row stops."""
+    convert = _REFERENCE_READERS[dataset]
+    return [convert(row, cooperation) for row in read_rows(path, column_names(dataset))]
+
+
 def load_reference(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> dict[str, int]:
-    """Replace every reference table from the configured file or the shipped default."""
+    """Replace every reference table from the configured file or the shipped default.
+
+    The seeded datasets (SEEDED_REFERENCE_DATASETS) are loaded into raw only when
+    cooperation.yml configures a file for them; otherwise dbt reads the shipped seed
+    and raw.<dataset> is emptied, so that nothing reads a stale copy.
+    """
     counts: dict[str, int] = {}
-    for dataset, convert in _REFERENCE_READERS.items():
-        path = cooperation.reference_file(dataset)
-        rows = [convert(row, cooperation) for row in read_rows(path, column_names(dataset))]
+    for dataset in _REFERENCE_READERS:
+        if dataset in SEEDED_REFERENCE_DATASETS and dataset not in cooperation.reference:
+            rows = []
+        else:
+            rows = read_reference(cooperation.reference_file(dataset), dataset, cooperation)
         _replace(con, dataset, rows)
         counts[dataset] = len(rows)
     _replace(con, "municipalities", [

@@ -22,7 +22,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACTS_DIR = PROJECT_ROOT / "data_contracts"
 PROFILES_DIR = CONTRACTS_DIR / "profiles"
+# The shipped reference defaults: the datasets dbt reads as seeds live in the dbt
+# project's seeds/ (dbt_project/seeds/README.md); the two the Python loader always
+# loads (an organisation-number check, rates as facts) stay in reference_defaults/.
 REFERENCE_DEFAULTS_DIR = Path(__file__).resolve().parent / "reference_defaults"
+REFERENCE_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 CONFIG_ENV_VAR = "SAMKJOP_CONFIG"
 # GB: UK councils (real public data onboarding); its company numbers are never verified,
@@ -34,7 +38,11 @@ REFERENCE_DATASETS = (
     "exchange_rates",
     "excluded_suppliers",
     "kostra_arts",
+    "emission_factors",
 )
+# Shipped as dbt seeds; when cooperation.yml configures one, it is loaded into raw.<dataset>
+# and dbt reads that instead (var reference_overrides).
+SEEDED_REFERENCE_DATASETS = ("taxonomy", "classification_rules", "kostra_arts", "emission_factors")
 DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
 
 
@@ -107,7 +115,18 @@ class Cooperation:
         return self.state_dir / "dbt_target"
 
     def reference_file(self, dataset: str) -> Path:
-        return self.reference.get(dataset, REFERENCE_DEFAULTS_DIR / f"{dataset}.csv")
+        return self.reference.get(dataset) or default_reference_file(dataset)
+
+    @property
+    def reference_overrides(self) -> list[str]:
+        """The seeded reference datasets this cooperation replaces with its own file."""
+        return [d for d in SEEDED_REFERENCE_DATASETS if d in self.reference]
+
+
+def default_reference_file(dataset: str) -> Path:
+    """The shipped default file of a reference dataset."""
+    folder = REFERENCE_SEEDS_DIR if dataset in SEEDED_REFERENCE_DATASETS else REFERENCE_DEFAULTS_DIR
+    return folder / f"{dataset}.csv"
 
 
 # --- parsing -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import ConfigError, load_config
+from pipelines.settings import DBT_PROJECT_DIR, ConfigError, load_config
 from tests.conftest import CONFIG, write
 
 
@@ -25,7 +25,9 @@ def test_reference_defaults_apply_when_not_configured(innherred: Path):
     text = CONFIG.replace("  taxonomy: taxonomy.csv\n", "")
     cooperation = load_config(write(innherred, text))
     assert cooperation.reference_file("taxonomy").name == "taxonomy.csv"
-    assert "reference_defaults" in str(cooperation.reference_file("taxonomy"))
+    assert cooperation.reference_file("taxonomy") == DBT_PROJECT_DIR / "seeds" / "taxonomy.csv"
+    assert cooperation.reference_file("kostra_arts") == DBT_PROJECT_DIR / "seeds" / "kostra_arts.csv"
+    assert cooperation.reference_overrides == ["classification_rules"]
 
 
 @pytest.mark.parametrize(

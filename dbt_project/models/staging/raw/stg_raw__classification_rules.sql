@@ -1,17 +1,20 @@
+-- The shipped seed, or raw.classification_rules when cooperation.yml configures its own file
+-- (macro reference_data, var reference_overrides).
+
 with
 
 source as (
 
-    select * from {{ source('raw', 'classification_rules') }}
+    select * from {{ reference_data('classification_rules') }}
 
 ),
 
 renamed as (
 
     select
-        rule_type,
-        pattern as rule_pattern,
-        category_id
+        cast(rule_type as {{ dbt.type_string() }}) as rule_type,
+        cast(pattern as {{ dbt.type_string() }}) as rule_pattern,
+        cast(category_id as {{ dbt.type_string() }}) as category_id
 
     from source
 
