@@ -44,6 +44,7 @@ REFERENCE_DATASETS = (
 # and dbt reads that instead (var reference_overrides).
 SEEDED_REFERENCE_DATASETS = ("taxonomy", "classification_rules", "kostra_arts", "emission_factors")
 DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
+DEFAULT_PRICE_TOLERANCE = 0.02  # price_deviations: an invoiced price up to 2 % above is accepted
 
 
 class ConfigError(Exception):
@@ -86,6 +87,8 @@ class Cooperation:
     agreements: tuple[Source, ...]
     members: tuple[Member, ...]
     thresholds: tuple[int, ...] = field(default=())
+    price_lists: tuple[Source, ...] = field(default=())
+    price_tolerance: float = DEFAULT_PRICE_TOLERANCE
 
     @property
     def root(self) -> Path:
@@ -131,8 +134,10 @@ def default_reference_file(dataset: str) -> Path:
 
 # --- parsing -----------------------------------------------------------------------------
 
-_TOP_KEYS = {"cooperation", "warehouse", "snapshot", "reference", "agreements", "municipalities"}
-_COOPERATION_KEYS = {"name", "country", "currency", "host", "targets", "thresholds"}
+_TOP_KEYS = {"cooperation", "warehouse", "snapshot", "reference", "agreements", "municipalities",
+             "price_lists"}
+_COOPERATION_KEYS = {"name", "country", "currency", "host", "targets", "thresholds",
+                     "price_tolerance"}
 _TARGET_KEYS = {"loyalty", "coverage"}
 _MEMBER_KEYS = {"id", "name", "population", "spend"}
 _SOURCE_KEYS = {"path", "profile"}
@@ -246,6 +251,8 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         agreements=r.sources(top.get("agreements"), "agreements"),
         members=members,
         thresholds=_thresholds(r, coop.get("thresholds"), country),
+        price_lists=_price_lists(r, top.get("price_lists")),
+        price_tolerance=_price_tolerance(r, coop.get("price_tolerance")),
     )
 
 
@@ -262,6 +269,27 @@ def _thresholds(r: _Reader, value: Any, country: str) -> tuple[int, ...]:
     ):
         raise r.fail("cooperation.thresholds", "expected a list of positive whole amounts")
     return tuple(sorted(value))
+
+
+def _price_lists(r: _Reader, value: Any) -> tuple[Source, ...]:
+    """Optional `price_lists:` entries `{path}` (a glob allowed); the only profile is the
+    standard format (data_contracts/price_list.odcs.yaml), so `profile` may be left out."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise r.fail("price_lists", "expected a list of {path} entries")
+    sources = []
+    for i, item in enumerate(value):
+        where = f"price_lists[{i}]"
+        entry = r.mapping(item, where, _SOURCE_KEYS, {"path"})
+        sources.append(r.source({"profile": "canonical", **entry}, where))
+    return tuple(sources)
+
+
+def _price_tolerance(r: _Reader, value: Any) -> float:
+    if value is None:
+        return DEFAULT_PRICE_TOLERANCE
+    return r.fraction(value, "cooperation.price_tolerance")
 
 
 def _reference(r: _Reader, value: Any) -> dict[str, Path]:

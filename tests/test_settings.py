@@ -64,3 +64,40 @@ def test_missing_config_file(tmp_path: Path):
 def test_glob_matching_nothing_is_a_member_without_deliveries(innherred: Path):
     write(innherred, CONFIG.replace("path: spend_5037.csv", "path: spend/5037/*.csv"))
     assert load_config(innherred).members[0].spend[0].files() == []
+
+
+def test_price_lists_and_price_tolerance(innherred: Path):
+    cooperation = load_config(innherred)
+    assert (cooperation.price_lists, cooperation.price_tolerance) == ((), 0.02)
+    write(innherred.parent / "prices_2024.csv", "agreement_id\n")
+    text = CONFIG.replace("  targets:", "  price_tolerance: 0.05\n  targets:").replace(
+        "municipalities:", "price_lists:\n  - path: prices_*.csv\nmunicipalities:", 1)
+    cooperation = load_config(write(innherred, text))
+    assert cooperation.price_tolerance == 0.05
+    (source,) = cooperation.price_lists
+    assert (source.profile, source.where) == ("canonical", "price_lists[0]")
+    assert source.files() == [innherred.parent / "prices_2024.csv"]
+
+
+@pytest.mark.parametrize(
+    ("addition", "message"),
+    [
+        ("price_lists:\n  - path: nowhere.csv\n", "price_lists[0].path: file not found"),
+        ("price_lists:\n  - {path: p.csv, sheet: 1}\n", "price_lists[0]: unknown key 'sheet'"),
+        ("price_lists:\n  - profile: canonical\n", "price_lists[0]: required key 'path'"),
+        ("price_lists: prices.csv\n", "price_lists: expected a list of {path} entries"),
+    ],
+)
+def test_bad_price_lists_name_the_key(innherred: Path, addition: str, message: str):
+    write(innherred.parent / "p.csv", "agreement_id\n")
+    write(innherred, CONFIG.replace("municipalities:", addition + "municipalities:", 1))
+    with pytest.raises(ConfigError) as error:
+        load_config(innherred)
+    assert message in str(error.value) and str(innherred) in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["2", "-0.01", "true", "'2 %'"])
+def test_price_tolerance_must_be_a_fraction(innherred: Path, value: str):
+    write(innherred, CONFIG.replace("  targets:", f"  price_tolerance: {value}\n  targets:"))
+    with pytest.raises(ConfigError, match="cooperation.price_tolerance: .* must be a fraction"):
+        load_config(innherred)

@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from pipelines.price_list_loader import load_price_lists
 from pipelines.profiles import ProfileError, load_profile
 from pipelines.register_loader import load_agreements, load_reference
 from pipelines.settings import Cooperation
@@ -15,7 +16,7 @@ INGEST_GROUP = "ingest"
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time: DuckDB allows one writing process
 SPEND_CONTRACT_CHECK = "spend_contract"
 AGREEMENT_TABLES = ("agreements", "agreement_categories", "agreement_suppliers",
-                    "agreement_participants")
+                    "agreement_participants", "price_list")
 REFERENCE_TABLES = tuple(t for t in RAW_TABLES if t not in DELIVERY_TABLES + AGREEMENT_TABLES)
 
 
@@ -121,19 +122,22 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         name="agreement_register",
-        specs=_specs(AGREEMENT_TABLES, "the cooperation's register of framework agreements"),
+        specs=_specs(AGREEMENT_TABLES, "the cooperation's register of framework agreements "
+                     "and their price lists (price_lists: in cooperation.yml)"),
         pool=WAREHOUSE_POOL,
     )
     def agreement_register(context: dg.AssetExecutionContext):
         with connect(cooperation.warehouse) as con:
             create_raw_schema(con)
             tables = load_agreements(con, cooperation)
+            price_rows = load_price_lists(con, cooperation)  # checked against the register
         for problem in tables.invalid_supplier_numbers:
             context.log.warning(f"agreement supplier with an invalid organisation number: "
                                 f"{problem} (it can never match a spend line)")
         counts = {"agreements": len(tables.agreements), "agreement_categories":
                   len(tables.categories), "agreement_suppliers": len(tables.suppliers),
-                  "agreement_participants": len(tables.participants)}
+                  "agreement_participants": len(tables.participants),
+                  "price_list": price_rows}
         for table in AGREEMENT_TABLES:
             yield dg.MaterializeResult(asset_key=["raw", table], metadata={
                 "rows": counts[table],
