@@ -22,6 +22,10 @@ from pipelines.orgno import clean_org_no
 from pipelines.settings import SEEDED_REFERENCE_DATASETS, Cooperation
 
 SCOPES = ("national", "cooperation", "local")  # as in agreements.odcs.yaml
+# Register columns added after the first version of the format: a file without them still
+# loads (the value is then empty); a file with them gets them validated.
+LATER_AGREEMENT_COLUMNS = ("estimated_annual_volume",)
+MAX_AMOUNT = Decimal(10) ** 14  # raw.agreements.estimated_annual_volume is DECIMAL(18, 4)
 RULE_TYPES = ("item_code", "supplier", "art")
 
 
@@ -70,11 +74,13 @@ class Row:
         return [item.strip() for item in (self.text(column) or "").split(";") if item.strip()]
 
 
-def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[Row]:
+def read_rows(path: Path, columns: tuple[str, ...],
+              may_be_missing: tuple[str, ...] = ()) -> Iterator[Row]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            missing = [c for c in columns
+                       if c not in (reader.fieldnames or []) and c not in may_be_missing]
             if missing:
                 raise RegisterError(
                     f"{path}: missing column {missing[0]!r} "
@@ -117,7 +123,7 @@ def read_agreements(cooperation: Cooperation) -> AgreementTables:
             raise RegisterError(f"{source.where}.profile: agreement registers support only "
                                 f"the 'canonical' profile, not {source.profile!r}")
         for path in source.files():
-            for row in read_rows(path, column_names("agreements")):
+            for row in read_rows(path, column_names("agreements"), LATER_AGREEMENT_COLUMNS):
                 _read_agreement(row, cooperation, members, seen, tables)
     return tables
 
@@ -131,9 +137,14 @@ def _read_agreement(row: Row, cooperation: Cooperation, members: set[str], seen:
     valid_from, valid_to = row.date("valid_from"), row.date("valid_to")
     if valid_to < valid_from:
         raise row.fail("valid_to", f"{valid_to} is before valid_from {valid_from}")
-    tables.agreements.append((
+    volume = row.decimal("estimated_annual_volume", False)
+    if volume is not None and not (volume.is_finite() and 0 <= volume < MAX_AMOUNT):
+        raise row.fail("estimated_annual_volume",
+                       f"{volume} is not an amount from 0 up to {MAX_AMOUNT:,}")
+    tables.agreements.append((  # in the column order of raw.agreements
         agreement_id, row.text("agreement_name", False), row.choice("scope", SCOPES),
         valid_from, valid_to, row.decimal("provision_rate", False), str(row.path), row.number,
+        volume,
     ))
     categories = row.items("category_ids")
     if not categories:

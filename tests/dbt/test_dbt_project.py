@@ -450,3 +450,39 @@ def test_price_deviations(built: tuple[Path, dict]) -> None:
     )
     # (100 - 90) / 90 above the agreed price, 10 x 10 NOK paid too much
     assert rows == [("D1-2", "A1", "K-100", "above", Decimal("0.111111"), Decimal("100.0000"))]
+
+
+@pytest.mark.xdist_group("dbt")
+def test_agreement_followup(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = {
+        (row[0], row[1]): row[2:]
+        for row in _query(
+            warehouse,
+            "select agreement_id, municipality_id, covered_spend, on_agreement_spend,"
+            " utilisation, provision_amount, days_to_expiry, is_expiring_within_6_months"
+            " from marts.agreement_followup where year = 2024",
+        )
+    }
+    # A1 ('*', OFFICE and IT-PC, 2024-01-01..2024-06-30): Stjørdal's office lines
+    # 1000 + 500 - 200 + 250 are covered, Kontor AS's 1000 - 200 are on it; Selbu's 400
+    # from A2's supplier is covered by A1 but not on it
+    assert rows[("A1", STJ)][:2] == (Decimal("1550.0000"), Decimal("800.0000"))
+    assert rows[("A1", SELBU)][:2] == (Decimal("400.0000"), Decimal("0.0000"))
+    # ALL adds Tydal's PC (1150): 1950 on-agreement of the estimated 10 000 a year
+    covered, on_agreement, utilisation, *_ = rows[("A1", "ALL")]
+    assert (covered, on_agreement) == (Decimal("3100.0000"), Decimal("1950.0000"))
+    assert utilisation == pytest.approx(0.195)
+    assert rows[("A1", STJ)][2] is None  # utilisation is for the whole agreement only
+    assert rows[("A3", STJ)][3] == Decimal("18.0000")  # 2.25 % provision on 800
+    # as of the last invoice date, 2024-07-01: A1 ended the day before, A2 ends on 31 Dec
+    assert rows[("A1", "ALL")][4:] == (-1, False)
+    assert rows[("A2", "ALL")][4:] == (183, True)
+
+
+@pytest.mark.xdist_group("dbt")
+def test_possible_duplicate_invoices(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    # every fixture invoice id is delivered once and no two share supplier, amount and week;
+    # the pairing rules themselves are pinned by the model's unit tests
+    assert _query(warehouse, "select count(*) from marts.possible_duplicate_invoices") == [(0,)]

@@ -191,8 +191,9 @@ def test_agreements_and_taxonomy_suites_validate_small_frames():
     con.execute("""
         INSERT INTO raw.agreements VALUES
         ('A1', 'IT hardware', 'cooperation', DATE '2024-01-01', DATE '2024-12-31', 0.0225,
-         'agreements.csv', 2),
-        ('A2', NULL, 'national', DATE '2023-06-01', DATE '2025-05-31', NULL, 'agreements.csv', 3)
+         'agreements.csv', 2, 2500000),
+        ('A2', NULL, 'national', DATE '2023-06-01', DATE '2025-05-31', NULL, 'agreements.csv', 3,
+         NULL)
     """)
     agreements = con.execute("SELECT * FROM raw.agreements").df()
     check = validate_frame(agreements, "agreements")

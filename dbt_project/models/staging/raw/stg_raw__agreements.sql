@@ -15,6 +15,7 @@ renamed as (
         valid_from,
         valid_to,
         provision_rate,
+        estimated_annual_volume,
         source_file,
         source_row
 
