@@ -102,12 +102,16 @@ def spend_frame(rows: int = 6) -> pd.DataFrame:
         "item_code": ["30192000-1"] * rows,
         "item_code_scheme": ["CPV", "UNSPSC"] + [None] * (rows - 2),
         "description": ["Toner"] * rows,
+        "department": ["2000"] * rows,
+        "seller_item_id": ["TONER-7"] * rows,
+        "quantity": [2.0] * rows,
+        "unit_price": [617.25] * (rows - 1) + [100.0],
     })
 
 
 def test_clean_frame_passes():
     check = validate_frame(spend_frame(), "spend")
-    assert check == ContractCheck(success=True, evaluated=8, failures=[], rows=6, dataset="spend",
+    assert check == ContractCheck(success=True, evaluated=10, failures=[], rows=6, dataset="spend",
                                   subject="spend frame")
     assert check.evaluated == sum(per_type(implied_by_yaml("spend")).values())
 
@@ -160,7 +164,7 @@ def test_asset_check_result_severity_and_metadata():
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
     assert result.asset_key == dg.AssetKey(["raw", "spend_lines"])
-    assert result.metadata["expectations_evaluated"].value == 16
+    assert result.metadata["expectations_evaluated"].value == 20
     assert "**delivery warn** (6 rows)" in result.metadata["failures"].value
     assert "- column art:" in result.metadata["failures"].value
 
@@ -222,7 +226,7 @@ def insert_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, rows: int)
                '923609016', '923609016', 'NO', true, 'Atea AS', '11500',
                ((i % 900) + 100)::VARCHAR, (i % 1000)::DECIMAL(18, 4) + 0.5, 'NOK',
                '30192000-1', CASE WHEN i % 2 = 0 THEN 'CPV' END, 'Toner', NULL, NULL,
-               'spend.csv', i, 'sha', current_timestamp
+               'spend.csv', i, 'sha', current_timestamp, NULL, NULL, NULL, NULL
         FROM range(1, {rows} + 1) AS t(i)
     """, [delivery_id])
 
@@ -247,7 +251,7 @@ def test_validate_delivery_checks_every_chunk(tmp_path: Path):
 
     assert check.rows == rows
     assert check.subject == "delivery d1"
-    assert check.evaluated == 8
+    assert check.evaluated == 10
     assert not check.success
     assert check.failures == [
         f"column art: 1 of {rows} values do not match ^[0-9]{{3}}$ (expect match regex); "
@@ -265,7 +269,7 @@ def test_validate_delivery_sums_the_chunks(tmp_path: Path):
                     "WHERE source_row IN (1, 9000, 20000)")  # chunks 1, 3 and 5 of 5
         check = validate_delivery(con, "d1", chunk_rows=4096)
         assert validate_delivery(con, "no such delivery") == ContractCheck(
-            success=True, evaluated=8, failures=[], rows=0, dataset="spend",
+            success=True, evaluated=10, failures=[], rows=0, dataset="spend",
             subject="delivery no such delivery")
     assert check.rows == 20_000
     assert check.failures == [
