@@ -25,25 +25,10 @@ spend_lines as (
 
 ),
 
-agreements as (
+-- one row per agreement, category and participating municipality (rule 3)
+agreement_terms as (
 
-    select * from {{ ref('stg_raw__agreements') }}
-
-),
-
-agreement_categories as (
-
-    select distinct
-        agreement_id,
-        category_id
-
-    from {{ ref('stg_raw__agreement_categories') }}
-
-),
-
-agreement_participants as (
-
-    select * from {{ ref('int_agreement_participants_expanded') }}
+    select * from {{ ref('int_agreement_terms') }}
 
 ),
 
@@ -59,44 +44,22 @@ agreement_suppliers as (
 
 ),
 
--- one row per agreement, category and participating municipality
-agreement_terms as (
-
-    select
-        agreements.agreement_id,
-        agreements.scope,
-        agreements.valid_from,
-        agreements.valid_to,
-        agreement_categories.category_id,
-        agreement_participants.municipality_id
-
-    from agreements
-
-    inner join agreement_categories
-        on agreements.agreement_id = agreement_categories.agreement_id
-
-    inner join agreement_participants
-        on agreements.agreement_id = agreement_participants.agreement_id
-
-),
-
--- one row per agreement, supplier and participating municipality (rule 10)
+-- one row per agreement, supplier and participating municipality (rule 10). Every
+-- agreement has at least one category (the register loader rejects a row without
+-- category_ids), so dropping the category from agreement_terms loses no agreement.
 agreement_supplier_terms as (
 
     select distinct
-        agreements.agreement_id,
-        agreements.valid_from,
-        agreements.valid_to,
+        agreement_terms.agreement_id,
+        agreement_terms.valid_from,
+        agreement_terms.valid_to,
         agreement_suppliers.supplier_org_no,
-        agreement_participants.municipality_id
+        agreement_terms.municipality_id
 
-    from agreements
+    from agreement_terms
 
     inner join agreement_suppliers
-        on agreements.agreement_id = agreement_suppliers.agreement_id
-
-    inner join agreement_participants
-        on agreements.agreement_id = agreement_participants.agreement_id
+        on agreement_terms.agreement_id = agreement_suppliers.agreement_id
 
 ),
 
