@@ -53,7 +53,14 @@ def innherred(tmp_path: Path) -> Path:
 
 
 def write_innherred(tmp_path: Path) -> Path:
-    """The issue's example cooperation.yml, exactly as written, with its files."""
+    """The issue's example cooperation.yml, exactly as written, with its files.
+
+    Invoices F1-F4 (2024) are the issue's example. G1-G8 (2025-26) add rule 9's cases:
+    a supplier without a valid number (keyed by its normalised name) whose trailing
+    12-month spend crosses 100 000 three times (after a credit note, and after spend
+    leaves the window), a covered but off-agreement purchase that crosses 100 000 and
+    1 300 000 at once, and large purchases that never count (an excluded supplier, rent).
+    """
     write(tmp_path / "taxonomy.csv", """
         category_id,category_name,parent_id
         it,IT,
@@ -87,5 +94,13 @@ def write_innherred(tmp_path: Path) -> Path:
         5037,F2,1,2024-03-10,NO 974 760 673 MVA,Kontor AS,11500,115,200.50,EUR,,,,,
         5037,F3,1,2024-07-01,974760673,Kontor AS,11500,115,300.00,NOK,,,,,
         5037,F4,1,2024-07-02,,Ukjent,10100,010,5000.00,NOK,,,,,
+        5037,G1,1,2025-01-15,,Rørlegger  Hansen,12000,120,60000.00,NOK,,,,,
+        5037,G2,1,2025-02-14,916750439,Data Norge AS,11500,115,1400000.00,NOK,,,,,
+        5037,G3,1,2025-03-10,, RØRLEGGER HANSEN,12000,120,45000.00,NOK,,,,,
+        5037,G4,1,2025-03-12,938587418,Levanger kommune,11500,115,200000.00,NOK,,,,,
+        5037,G5,1,2025-03-20,974760673,Kontor AS,19000,190,500000.00,NOK,,,,,
+        5037,G6,1,2025-04-02,123456789,rørlegger hansen,12000,120,-20000.00,NOK,,,,,
+        5037,G7,1,2025-06-20,,Rørlegger Hansen,12000,120,30000.00,NOK,,,,,
+        5037,G8,1,2026-02-05,,Rørlegger Hansen,12000,120,50000.00,NOK,,,,,
     """)
     return write(tmp_path / "cooperation.yml", CONFIG)

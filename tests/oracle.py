@@ -1,4 +1,4 @@
-"""An independent implementation of BRIEF §4 rules 1-8 and 10 in plain Python.
+"""An independent implementation of BRIEF §4 rules 1-10 in plain Python.
 
 It shares no code with the pipeline: it reads cooperation.yml, the source profiles
 and the delivered files itself, and computes the KPI tables line by line with
@@ -12,7 +12,7 @@ import glob
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -20,9 +20,12 @@ import yaml
 from stdnum.no import orgnr
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS = ROOT / "pipelines" / "reference_defaults"
+# the reference files that ship with the project (dbt seeds; older trees: reference_defaults)
+DEFAULTS = (ROOT / "dbt_project" / "seeds", ROOT / "pipelines" / "reference_defaults")
 PROFILES = ROOT / "data_contracts" / "profiles"
 SCOPES = ("national", "cooperation", "local")
+# BRIEF §3: procurement thresholds per country when cooperation.yml sets none
+DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
 
 
 class _Yaml12(yaml.SafeLoader):
@@ -58,6 +61,7 @@ class Line:
     org_no: str | None
     art: str | None
     item_code: str | None
+    supplier_name: str | None = None
 
 
 @dataclass
@@ -95,12 +99,19 @@ class Oracle:
                                for r in rules if r["rule_type"] == "supplier"}
         self.art_rules = {r["pattern"]: r["category_id"] for r in rules if r["rule_type"] == "art"}
         self.agreements = self._agreements()
+        cooperation = self.config["cooperation"]
+        configured = cooperation.get("thresholds")
+        self.thresholds = sorted(Decimal(t) for t in configured) if configured is not None \
+            else [Decimal(t) for t in DEFAULT_THRESHOLDS.get(str(cooperation["country"]), ())]
         self.rejected_lines = 0
         self.lines = list(self._lines())
 
     def _reference(self, name: str) -> Path:
         configured = (self.config.get("reference") or {}).get(name)
-        return self.root / configured if configured else DEFAULTS / f"{name}.csv"
+        if configured:
+            return self.root / configured
+        shipped = [folder / f"{name}.csv" for folder in DEFAULTS]
+        return next((path for path in shipped if path.exists()), shipped[0])
 
     def _agreements(self) -> list[Agreement]:
         agreements = []
@@ -191,7 +202,8 @@ class Oracle:
             art = account[start - 1:start - 1 + length] or None
         item = value("item_code")
         return Line(member_id, day, amount, _org_no(value("supplier_org_no")), art,
-                    item.replace(" ", "").split("-")[0] if item else None)
+                    item.replace(" ", "").split("-")[0] if item else None,
+                    value("supplier_name"))
 
     # --- the rules -------------------------------------------------------------------------
     def category(self, line: Line) -> str:
@@ -255,6 +267,60 @@ class Oracle:
                 for name in ("influenceable_spend", "covered_spend", "on_agreement_spend"):
                     sums[(muni, line.day.year, category)][name] += figures[name]
         return {key: _with_ratios(values) for key, values in sums.items()}
+
+    # --- rule 9 --------------------------------------------------------------------------
+    @staticmethod
+    def supplier_key(line: Line) -> str:
+        """The validated organisation number, else 'name:' + the normalised name."""
+        if line.org_no is not None:
+            return line.org_no
+        return "name:" + re.sub(r"\s+", " ", line.supplier_name or "").strip().lower()
+
+    def threshold_flags(self) -> dict[tuple[str, str, str, date, Decimal], dict]:
+        """One entry per upward crossing of a threshold by the trailing 12-month sum of
+        influenceable spend not on agreement, per member, supplier_key and category.
+
+        Month ends run from the first to the last month with a line in the data; the
+        sum at a month end covers that month and the 11 before it (calendar months).
+        """
+        if not self.lines:
+            return {}
+        monthly: dict[tuple[str, str, str], dict[int, Decimal]] = defaultdict(
+            lambda: defaultdict(Decimal))
+        for line in self.lines:
+            figures = self.figures(line)
+            category = figures.get("_category")
+            if category is None or figures["on_agreement_spend"] != 0:
+                continue  # not influenceable, or on agreement
+            month = line.day.year * 12 + line.day.month - 1
+            monthly[(line.municipality_id, self.supplier_key(line), category)][month] += (
+                line.amount)
+        months = [line.day.year * 12 + line.day.month - 1 for line in self.lines]
+        first, last = min(months), max(months)
+        flags = {}
+        for (member, supplier, category), amounts in monthly.items():
+            def trailing(month: int, amounts=amounts) -> Decimal:
+                return sum((amounts.get(m, Decimal(0)) for m in range(month - 11, month + 1)),
+                           Decimal(0))
+            for month in range(first, last + 1):
+                now, before = trailing(month), trailing(month - 1)
+                month_end = _month_end(month)
+                for threshold in self.thresholds:
+                    if now >= threshold > before:
+                        flags[(member, supplier, category, month_end, threshold)] = {
+                            "trailing_12m_spend": now,
+                            "has_agreement_for_category": any(
+                                category in a.categories and member in a.participants
+                                and a.valid_from <= month_end <= a.valid_to
+                                for a in self.agreements),
+                        }
+        return flags
+
+
+def _month_end(month: int) -> date:
+    """The last day of month number `month` (year * 12 + month - 1)."""
+    following = month + 1
+    return date(following // 12, following % 12 + 1, 1) - timedelta(days=1)
 
 
 def _ratio(numerator: Decimal, denominator: Decimal) -> float | None:

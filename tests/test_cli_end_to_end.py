@@ -158,9 +158,23 @@ def test_a_cooperation_in_the_standard_format_gives_the_brief_numbers(innherred_
     assert kpis["influenceable_spend"] == Decimal("3505.75")
     assert kpis["covered_spend"] == Decimal("1200")  # F1 (A1, via CPV 302) + F3 (A2 from June)
     assert kpis["on_agreement_spend"] == Decimal("1200")
+    flags = {(r["supplier_key"], r["category_id"], r["month_end"].isoformat(), r["threshold"]):
+             (r["trailing_12m_spend"], r["has_agreement_for_category"])
+             for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")}
+    hansen = ("name:rørlegger hansen", "unclassified")  # no valid number; names as written vary
+    assert flags == {
+        # G2: covered by A2 (office supplies, 5037, to 2025-05-31) but not A2's supplier
+        ("916750439", "office.supplies", "2025-02-28", 100_000): (Decimal(1_400_000), True),
+        ("916750439", "office.supplies", "2025-02-28", 1_300_000): (Decimal(1_400_000), True),
+        # G1 60 000 + G3 45 000; G6's credit note drops it to 85 000, G7 +30 000 crosses again
+        (*hansen, "2025-03-31", 100_000): (Decimal(105_000), False),
+        (*hansen, "2025-06-30", 100_000): (Decimal(115_000), False),
+        # 2026-01: G1 left the window (55 000); G8 +50 000 crosses a third time
+        (*hansen, "2026-02-28", 100_000): (Decimal(105_000), False),
+    }  # G4 (excluded supplier) and G5 (rent, art 190) never count
 
 
-def _check_against_oracle(config: Path) -> None:
+def _check_against_oracle(config: Path) -> Oracle:
     oracle = Oracle(config)
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
     expected = oracle.municipality_kpis()
@@ -177,6 +191,26 @@ def _check_against_oracle(config: Path) -> None:
         _assert_same(row, expected_categories[key],
                      ("influenceable_spend", "covered_spend", "on_agreement_spend", "coverage",
                       "loyalty"), key)
+    _check_threshold_flags(oracle, snapshot)
+    return oracle
+
+
+def _check_threshold_flags(oracle: Oracle, snapshot: Path) -> None:
+    """Rule 9: every row of marts.threshold_flags, and no other, as the oracle reads it."""
+    expected = oracle.threshold_flags()
+    actual = {(r["municipality_id"], r["supplier_key"], r["category_id"], r["month_end"],
+               Decimal(r["threshold"])): r
+              for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")}
+    missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
+    assert not missing and not extra, (
+        f"threshold_flags: {len(missing)} crossings only in the independent computation "
+        f"{missing[:5]}, {len(extra)} only in the warehouse {extra[:5]}")
+    for key, row in actual.items():
+        want = expected[key]
+        assert abs(row["trailing_12m_spend"] - want["trailing_12m_spend"]) <= AMOUNT_TOLERANCE, (
+            f"{key} trailing_12m_spend: warehouse {row['trailing_12m_spend']}, "
+            f"independent {want['trailing_12m_spend']}")
+        assert row["has_agreement_for_category"] is want["has_agreement_for_category"], key
 
 
 @pytest.mark.xdist_group("demo_run")
