@@ -15,6 +15,16 @@
     {{ return(adapter.dispatch('collapse_whitespace', 'samkjop')(expression)) }}
 {%- endmacro %}
 
+{# DuckDB's \s is ASCII only: no-break and other Unicode spaces count as whitespace too. #}
+{% macro duckdb__collapse_whitespace(expression) -%}
+    regexp_replace(
+        {{ expression }},
+        '[\s\x{00a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+',
+        ' ',
+        'g'
+    )
+{%- endmacro %}
+
 {% macro default__collapse_whitespace(expression) -%}
     regexp_replace({{ expression }}, '\s+', ' ', 'g')
 {%- endmacro %}

@@ -19,7 +19,8 @@ def normalize_item_code(expression: str) -> str:
 
 
 def collapse_whitespace(expression: str) -> str:
-    return f"regexp_replace({expression}, '\\s+', ' ', 'g')"
+    return (f"regexp_replace({expression}, "
+            "'[\\s\\x{00a0}\\x{2000}-\\x{200a}\\x{202f}\\x{205f}\\x{3000}]+', ' ', 'g')")
 
 
 def add_months(months, date_expression: str) -> str:
