@@ -59,3 +59,26 @@ def fmt_pp(value: Any) -> str:
 def fmt_org_no(value: Any) -> str:
     """An organisation number as stored, or an en dash where the source had none."""
     return "–" if is_missing(value) or str(value).strip() == "" else str(value)
+
+
+def fmt_price(value: Any, currency: str = "") -> str:
+    """A unit price with two decimals: 1234.5 -> '1 234.50 NOK'; NULL -> 'n/a'."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    text = f"{float(value):,.2f}".replace(",", " ")
+    return f"{text} {currency}".rstrip()
+
+
+def fmt_quantity(value: Any) -> str:
+    """A quantity without trailing zeros: 5.0000 -> '5', -2.5 -> '-2.5'; NULL -> 'n/a'."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    text = f"{float(value):,.4f}".rstrip("0").rstrip(".").replace(",", " ")
+    return "0" if text == "-0" else text
+
+
+def fmt_date(value: Any) -> str:
+    """A date as 2024-05-31 (pandas Timestamp, date or ISO text); NULL -> 'n/a'."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)[:10]

@@ -8,8 +8,14 @@ read-only, reads and closes it again; a connection is never cached or kept open
 `st.cache_data`, is the query's result, keyed by the snapshot's path and
 modification time so that a newly published snapshot is read at once.
 
-The marts and columns read here are listed in REQUIRED_COLUMNS: that is the
-dashboard's contract with the dbt project.
+The marts and columns read here are listed in REQUIRED_COLUMNS (every page needs
+them) and FOLLOWUP_COLUMNS (one mart per section of the follow-up page): that is
+the dashboard's contract with the dbt project.
+
+Member filter: `ALL` means the cooperation as a whole. Marts with an 'ALL' row
+(agreement_followup) are read at that row; marts without one (threshold_flags,
+off_agreement_purchases, price_deviations, possible_duplicate_invoices) are read
+for every member. The year filter is the one `samkjop export` uses for the mart.
 """
 
 from __future__ import annotations
@@ -80,6 +86,95 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The marts the follow-up page reads, one per section, and the columns it reads. They
+# are not in REQUIRED_COLUMNS: a snapshot that lacks one of them still shows every
+# other page and section, and the section names what is missing (ui.mart_missing).
+FOLLOWUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "marts.threshold_flags": (
+        "municipality_id",
+        "supplier_key",
+        "supplier_name",
+        "category_id",
+        "month_end",
+        "threshold",
+        "trailing_12m_spend",
+        "has_agreement_for_category",
+    ),
+    "marts.off_agreement_purchases": (
+        "municipality_id",
+        "year",
+        "department",
+        "supplier_key",
+        "supplier_org_no",
+        "supplier_name",
+        "category_id",
+        "category_name",
+        "off_agreement_spend",
+        "line_count",
+        "invoice_count",
+        "first_invoice_date",
+        "last_invoice_date",
+        "agreement_count",
+        "agreements_to_use",
+        "agreement_suppliers",
+    ),
+    "marts.agreement_followup": (
+        "agreement_id",
+        "agreement_name",
+        "scope",
+        "municipality_id",
+        "year",
+        "valid_from",
+        "valid_to",
+        "estimated_annual_volume",
+        "as_of_date",
+        "days_to_expiry",
+        "is_expiring_within_6_months",
+        "trailing_12m_covered_spend",
+        "trailing_12m_on_agreement_spend",
+    ),
+    "marts.price_deviations": (
+        "municipality_id",
+        "invoice_id",
+        "line_no",
+        "source_file",
+        "source_row",
+        "invoice_date",
+        "supplier_key",
+        "supplier_name",
+        "agreement_id",
+        "item_id",
+        "description",
+        "quantity",
+        "currency",
+        "invoiced_unit_price",
+        "price_list_currency",
+        "agreed_unit_price",
+        "direction",
+        "deviation",
+        "excess_amount",
+        "category_id",
+    ),
+    "marts.possible_duplicate_invoices": (
+        "municipality_id",
+        "supplier_key",
+        "supplier_name",
+        "reason",
+        "first_invoice_id",
+        "first_invoice_date",
+        "first_amount",
+        "first_source_file",
+        "first_source_row",
+        "second_invoice_id",
+        "second_invoice_date",
+        "second_amount",
+        "second_source_file",
+        "second_source_row",
+        "is_same_delivery",
+        "days_apart",
+    ),
+}
+
 KPI_COLUMNS = REQUIRED_COLUMNS["marts.municipality_kpis"]
 TREND_COLUMNS = REQUIRED_COLUMNS["marts.kpis_by_period"]
 
@@ -133,9 +228,11 @@ def _query(snapshot: Snapshot, sql: str, params: Sequence[Any] = ()) -> pd.DataF
     return _read(snapshot.path, snapshot.version, sql, tuple(params))
 
 
-def missing_columns(snapshot: Snapshot) -> list[str]:
-    """What of REQUIRED_COLUMNS the snapshot lacks: whole tables as `marts.x`, single
-    columns as `marts.x.column`; empty when the snapshot has it all."""
+def missing_columns(
+    snapshot: Snapshot, required: Mapping[str, Sequence[str]] = REQUIRED_COLUMNS
+) -> list[str]:
+    """What of `required` (by default REQUIRED_COLUMNS) the snapshot lacks: whole tables
+    as `marts.x`, single columns as `marts.x.column`; empty when the snapshot has it all."""
     present = _query(
         snapshot,
         """
@@ -146,7 +243,7 @@ def missing_columns(snapshot: Snapshot) -> list[str]:
     )
     have = present.groupby("table_name")["column_name"].agg(set).to_dict()
     missing: list[str] = []
-    for table, columns in REQUIRED_COLUMNS.items():
+    for table, columns in required.items():
         if table not in have:
             missing.append(table)
         else:
@@ -263,4 +360,138 @@ def top_off_agreement_suppliers(
         limit ?
         """,
         [municipality_id, year, limit],
+    )
+
+
+# --- Follow-up page (oppfølging) ---------------------------------------------------------
+# `member` is a municipality_id or ALL (every member). Each function reads one mart.
+
+_MEMBER_FILTER = "(? = 'ALL' or municipality_id = ?)"
+
+
+def threshold_counts(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """Per threshold in marts.threshold_flags (every threshold the mart has, also those
+    with no crossing in the filter): crossings with month_end in `year`, and how many of
+    them had no agreement for the category to use."""
+    return _query(
+        snapshot,
+        f"""
+        with thresholds as (
+            select distinct threshold from marts.threshold_flags
+        ),
+        crossings as (
+            select threshold, has_agreement_for_category
+            from marts.threshold_flags
+            where {_MEMBER_FILTER} and extract(year from month_end) = ?
+        )
+        select
+            thresholds.threshold,
+            count(crossings.threshold) as crossing_count,
+            count(crossings.threshold) filter (
+                where not crossings.has_agreement_for_category
+            ) as without_agreement_count,
+        from thresholds
+        left join crossings on thresholds.threshold = crossings.threshold
+        group by thresholds.threshold
+        order by thresholds.threshold
+        """,
+        [member, member, year],
+    )
+
+
+def threshold_crossings(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """The crossings with month_end in `year`, latest first (marts.threshold_flags)."""
+    return _query(
+        snapshot,
+        f"""
+        select
+            municipality_id, month_end, threshold, supplier_key, supplier_name,
+            category_id, trailing_12m_spend, has_agreement_for_category,
+        from marts.threshold_flags
+        where {_MEMBER_FILTER} and extract(year from month_end) = ?
+        order by month_end desc, threshold desc, trailing_12m_spend desc,
+            municipality_id, supplier_key, category_id
+        """,
+        [member, member, year],
+    )
+
+
+def off_agreement_purchases(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """Purchases outside agreements in `year`, largest first, with the agreements that
+    should have been used (marts.off_agreement_purchases)."""
+    columns = ", ".join(FOLLOWUP_COLUMNS["marts.off_agreement_purchases"])
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.off_agreement_purchases
+        where {_MEMBER_FILTER} and year = ?
+        order by off_agreement_spend desc, municipality_id, supplier_name, supplier_key,
+            category_id, department
+        """,
+        [member, member, year],
+    )
+
+
+def expiring_agreements(snapshot: Snapshot, member: str) -> pd.DataFrame:
+    """Agreements whose valid_to is within 6 months of the as-of date, soonest first, at
+    the row of the as-of date's year (the one holding the trailing 12 months) for the
+    member or 'ALL' (marts.agreement_followup). Not filtered by year: the expiry is
+    measured from the as-of date."""
+    return _query(
+        snapshot,
+        """
+        select
+            agreement_id, agreement_name, scope, valid_from, valid_to, as_of_date,
+            days_to_expiry, trailing_12m_covered_spend, trailing_12m_on_agreement_spend,
+            estimated_annual_volume,
+        from marts.agreement_followup
+        where municipality_id = ?
+            and is_expiring_within_6_months
+            and year = extract(year from as_of_date)
+        order by valid_to, agreement_id
+        """,
+        [member],
+    )
+
+
+def agreement_as_of_date(snapshot: Snapshot) -> Any:
+    """The date marts.agreement_followup measures expiry from (None when it is empty)."""
+    frame = _query(snapshot, "select max(as_of_date) as as_of_date from marts.agreement_followup")
+    return frame["as_of_date"].iloc[0]
+
+
+def price_deviations(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """Invoice lines of `year` priced outside the tolerance (marts.price_deviations):
+    those above the agreed price first, the most paid above it first (lines without a
+    quantity, so without an excess, after them), then those below it."""
+    columns = ", ".join(FOLLOWUP_COLUMNS["marts.price_deviations"])
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.price_deviations
+        where {_MEMBER_FILTER} and extract(year from invoice_date) = ?
+        order by direction = 'above' desc, excess_amount desc nulls last,
+            abs(deviation) desc, invoice_date desc,
+            municipality_id, invoice_id, line_no
+        """,
+        [member, member, year],
+    )
+
+
+def possible_duplicate_invoices(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """Pairs of invoices that may be paid twice whose first invoice is dated in `year`,
+    the largest amounts first (marts.possible_duplicate_invoices)."""
+    columns = ", ".join(FOLLOWUP_COLUMNS["marts.possible_duplicate_invoices"])
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.possible_duplicate_invoices
+        where {_MEMBER_FILTER} and extract(year from first_invoice_date) = ?
+        order by greatest(first_amount, second_amount) desc, second_invoice_date desc,
+            municipality_id, supplier_key, first_invoice_id, second_invoice_id
+        """,
+        [member, member, year],
     )

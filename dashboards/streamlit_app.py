@@ -31,6 +31,12 @@ PAGES = [
         url_path="overview",
         default=True,
     ),
+    st.Page(
+        "app_pages/followup.py",
+        title="Follow-up",
+        icon=":material/checklist:",
+        url_path="followup",
+    ),
 ]
 
 page = st.navigation(PAGES)

@@ -27,6 +27,23 @@ def require_snapshot() -> queries.Snapshot:
     return snapshot
 
 
+def mart_missing(snapshot: queries.Snapshot, table: str) -> bool:
+    """Whether the snapshot lacks `table` or a column of it that its page section reads
+    (queries.FOLLOWUP_COLUMNS). If so, say which and what to run; the caller skips the
+    section and the rest of the page is still drawn."""
+    missing = queries.missing_columns(snapshot, {table: queries.FOLLOWUP_COLUMNS[table]})
+    if not missing:
+        return False
+    st.warning(
+        f"This section reads `{table}`, but the data snapshot `{snapshot.path}` lacks "
+        + ", ".join(f"`{name}`" for name in missing)
+        + f". It was probably published by an older version of the pipeline: run "
+        f"`{queries.RUN_COMMAND}` again.",
+        icon=":material/database_off:",
+    )
+    return True
+
+
 def _stop(problem: str) -> NoReturn:
     st.error(problem, icon=":material/database_off:")
     st.info(

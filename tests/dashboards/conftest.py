@@ -7,6 +7,11 @@ Quarterly amounts are the year's amounts split 10/20/30/40 %; year rows and
 'ALL' rows are sums, and every ratio is computed from the sums (NULL when the
 denominator is 0), as the marts do.
 
+FOLLOWUP_SQL adds the five marts of the follow-up page (threshold_flags,
+off_agreement_purchases, agreement_followup, price_deviations,
+possible_duplicate_invoices) with the real column names and types; its
+comments give the figures the page tests expect.
+
 Also usable outside pytest, e.g. for the screenshot script:
     python tests/dashboards/conftest.py /tmp/snapshot.duckdb
 """
@@ -179,6 +184,179 @@ from supplier_rows
 group by year, supplier_key;
 """
 
+FOLLOWUP_SQL = """
+-- 2024, all members: 100 000 crossed 3 times (1 without an agreement), 1 300 000 once
+-- (without), 2 300 000 never; latest first: Nov, Sep (Stjørdal), Jun (Selbu), Mar.
+-- 2023: Selbu crosses 100 000 in Dec, Tydal all three thresholds in May.
+create table marts.threshold_flags (
+    municipality_id varchar, supplier_key varchar, category_id varchar, month_end date,
+    threshold bigint, trailing_12m_spend decimal(18, 4), has_agreement_for_category boolean,
+    supplier_name varchar
+);
+insert into marts.threshold_flags values
+    ('5035', '911111111', 'OFFICE', date '2024-03-31', 100000, 104000, true, 'Kontor AS'),
+    ('5035', 'name:rørlegger hansen', 'PLUMBING', date '2024-09-30', 100000, 150000, false,
+        'Rørlegger Hansen'),
+    ('5035', 'name:rørlegger hansen', 'PLUMBING', date '2024-11-30', 1300000, 1350000, false,
+        'Rørlegger Hansen'),
+    ('5032', '922222222', 'BUILD', date '2024-06-30', 100000, 120000, true, 'Bygg AS'),
+    ('5032', '922222222', 'BUILD', date '2023-12-31', 100000, 101000, true, 'Bygg AS'),
+    ('5033', '933333333', 'TRANSPORT', date '2023-05-31', 100000, 2400000, false, 'Transport AS'),
+    ('5033', '933333333', 'TRANSPORT', date '2023-05-31', 1300000, 2400000, false, 'Transport AS'),
+    ('5033', '933333333', 'TRANSPORT', date '2023-05-31', 2300000, 2400000, false, 'Transport AS');
+
+-- 2024, all members: 85 800.25 off agreement with 3 suppliers, largest first
+-- Kontorkjeden (Stjørdal) 56 000.25, Kontorkjeden (Selbu) 23 000, Kiosken 8 000, a net
+-- credit note -1 200 last. Stjørdal alone: 64 000.25 with 2 suppliers. 2023: one row.
+create table marts.off_agreement_purchases (
+    municipality_id varchar, year integer, department varchar, supplier_key varchar,
+    supplier_org_no varchar, supplier_name varchar, category_id varchar, category_name varchar,
+    off_agreement_spend decimal(18, 4), line_count bigint, invoice_count bigint,
+    first_invoice_date date, last_invoice_date date, agreement_count bigint,
+    agreements_to_use varchar, agreement_suppliers varchar
+);
+insert into marts.off_agreement_purchases values
+    ('5035', 2024, '1200', '944444444', '944444444', 'Kontorkjeden AS', 'OFFICE',
+        'Kontorrekvisita', 56000.25, 12, 9, date '2024-02-01', date '2024-11-15', 1,
+        'A-01: Kontorrekvisita', 'Kontor AS (911111111)'),
+    ('5035', 2024, null, 'name:kiosken', null, 'Kiosken på hjørnet', 'FOOD', 'Mat og drikke',
+        8000, 3, 3, date '2024-05-05', date '2024-06-01', 2, 'A-02: Matvarer; A-03: Kaffe',
+        '966666666; Matgrossisten AS (955555555)'),
+    ('5032', 2024, '3100', '944444444', '944444444', 'Kontorkjeden AS', 'OFFICE',
+        'Kontorrekvisita', 23000, 4, 2, date '2024-03-01', date '2024-03-09', 1,
+        'A-01: Kontorrekvisita', 'Kontor AS (911111111)'),
+    ('5032', 2024, '3100', '977777777', '977777777', 'Kreditnota AS', 'OFFICE',
+        'Kontorrekvisita', -1200, 1, 1, date '2024-08-01', date '2024-08-01', 1,
+        'A-01: Kontorrekvisita', 'Kontor AS (911111111)'),
+    ('5035', 2023, '1200', '944444444', '944444444', 'Kontorkjeden AS', 'OFFICE',
+        'Kontorrekvisita', 41000, 7, 5, date '2023-04-01', date '2023-10-01', 1,
+        'A-01: Kontorrekvisita', 'Kontor AS (911111111)');
+
+-- as-of date 2024-12-20, horizon 2025-06-20. Expiring: A-02 (Stjørdal only, ends
+-- 2024-12-31, 11 days) and A-01 (Stjørdal + Selbu, ends 2025-03-31, 101 days). Not:
+-- A-03 (ends 2026) and A-04 (Tydal, ended 2024-11-30). Trailing 12 months on the 2024
+-- rows only; 'ALL' rows are the sums of the members' rows. ALL A-01: 400 000 covered,
+-- 330 000 on agreement, estimated annual volume 500 000.
+create temporary table followup_agreements (
+    agreement_id varchar, agreement_name varchar, scope varchar, valid_from date,
+    valid_to date, estimated_annual_volume decimal(18, 4), provision_rate decimal(9, 6)
+);
+insert into followup_agreements values
+    ('A-01', 'Kontorrekvisita', 'cooperation', date '2022-01-01', date '2025-03-31', 500000,
+        0.02),
+    ('A-02', 'Matvarer', 'local', date '2023-01-01', date '2024-12-31', null, null),
+    ('A-03', 'Kaffe', 'cooperation', date '2024-01-01', date '2026-12-31', 90000, null),
+    ('A-04', 'Renhold', 'national', date '2023-01-01', date '2024-11-30', null, null);
+
+create temporary table followup_members (
+    agreement_id varchar, municipality_id varchar, year integer,
+    covered_spend decimal(18, 4), on_agreement_spend decimal(18, 4),
+    trailing_12m_covered_spend decimal(18, 4), trailing_12m_on_agreement_spend decimal(18, 4)
+);
+insert into followup_members values
+    ('A-01', '5035', 2023, 250000, 200000, null, null),
+    ('A-01', '5032', 2023, 90000, 85000, null, null),
+    ('A-01', '5035', 2024, 310000, 250000, 300000, 240000),
+    ('A-01', '5032', 2024, 100000, 90000, 100000, 90000),
+    ('A-02', '5035', 2023, 60000, 60000, null, null),
+    ('A-02', '5035', 2024, 82000, 74000, 80000, 72000),
+    ('A-03', '5035', 2024, 20000, 12000, 20000, 12000),
+    ('A-03', '5032', 2024, 5000, 5000, 5000, 5000),
+    ('A-03', '5033', 2024, 0, 0, 0, 0),
+    ('A-04', '5033', 2023, 30000, 30000, null, null),
+    ('A-04', '5033', 2024, 27000, 27000, 27000, 27000);
+
+create table marts.agreement_followup as
+with
+followup_rows as (
+    select * from followup_members
+    union all
+    select agreement_id, 'ALL', year, sum(covered_spend), sum(on_agreement_spend),
+        sum(trailing_12m_covered_spend), sum(trailing_12m_on_agreement_spend)
+    from followup_members
+    group by agreement_id, year
+)
+select
+    r.agreement_id, a.agreement_name, a.scope, r.municipality_id, r.year,
+    a.valid_from, a.valid_to,
+    r.covered_spend::decimal(18, 4) as covered_spend,
+    r.on_agreement_spend::decimal(18, 4) as on_agreement_spend,
+    (r.covered_spend - r.on_agreement_spend)::decimal(18, 4) as off_agreement_spend,
+    (r.on_agreement_spend / nullif(r.covered_spend, 0))::double as loyalty,
+    0::decimal(18, 4) as on_agreement_spend_also_on_other_agreements,
+    case when r.municipality_id = 'ALL' then a.estimated_annual_volume end
+        as estimated_annual_volume,
+    case when r.municipality_id = 'ALL'
+        then (r.on_agreement_spend / nullif(a.estimated_annual_volume, 0))::double
+    end as utilisation,
+    a.provision_rate,
+    (a.provision_rate * r.on_agreement_spend)::decimal(18, 4) as provision_amount,
+    date '2024-12-20' as as_of_date,
+    (a.valid_to - date '2024-12-20')::integer as days_to_expiry,
+    a.valid_to >= date '2024-12-20' and a.valid_to <= date '2025-06-20'
+        as is_expiring_within_6_months,
+    r.trailing_12m_covered_spend::decimal(18, 4) as trailing_12m_covered_spend,
+    r.trailing_12m_on_agreement_spend::decimal(18, 4) as trailing_12m_on_agreement_spend
+from followup_rows as r
+inner join followup_agreements as a using (agreement_id);
+
+-- 2024, all members: 3 lines above the agreed price, 85 paid above it (50 + 35; the
+-- toner line has no quantity), 1 line below. Order: above first by excess (F-1001, S-77,
+-- F-1002 without excess), then below (S-78). 2023: F-900.
+create table marts.price_deviations (
+    municipality_id varchar, invoice_id varchar, line_no varchar, source_file varchar,
+    source_row bigint, invoice_date date, supplier_key varchar, supplier_name varchar,
+    agreement_id varchar, item_id varchar, description varchar, quantity decimal(18, 4),
+    currency varchar, invoiced_unit_price decimal(18, 6), price_list_currency varchar,
+    agreed_unit_price decimal(18, 6), direction varchar, deviation decimal(18, 6),
+    excess_amount decimal(18, 4), amount decimal(18, 4), category_id varchar,
+    matching_price_count bigint, spend_line_id varchar
+);
+insert into marts.price_deviations values
+    ('5035', 'F-1002', '2', 'stjordal_2024.csv', 15, date '2024-10-05', '911111111',
+        'Kontor AS', 'A-01', 'X-200', 'Toner', null, 'NOK', 1200, 'NOK', 1000, 'above', 0.2,
+        null, 1200, 'OFFICE', 1, 'L-2'),
+    ('5032', 'S-78', '1', 'selbu.xml', 4, date '2024-04-12', '911111111', 'Kontor AS', 'A-01',
+        'X-300', 'Penner', 100, 'NOK', 8, 'NOK', 10, 'below', -0.2, -200, 800, 'OFFICE', 1,
+        'L-4'),
+    ('5035', 'F-1001', '1', 'stjordal_2024.csv', 14, date '2024-10-02', '911111111',
+        'Kontor AS', 'A-01', 'X-100', 'Kopipapir A4', 10, 'NOK', 55, 'NOK', 50, 'above', 0.1,
+        50, 550, 'OFFICE', 1, 'L-1'),
+    ('5032', 'S-77', '1', 'selbu.xml', 3, date '2024-04-11', '911111111', 'Kontor AS', 'A-01',
+        'X-100', 'Kopipapir A4', 20, 'EUR', 4.5, 'NOK', 50, 'above', 0.035, 35, 1035, 'OFFICE',
+        1, 'L-3'),
+    ('5035', 'F-900', '1', 'stjordal_2023.csv', 2, date '2023-06-01', '911111111', 'Kontor AS',
+        'A-01', 'X-100', 'Kopipapir A4', 10, 'NOK', 52.5, 'NOK', 50, 'above', 0.05, 25, 525,
+        'OFFICE', 1, 'L-0');
+
+-- 2024 (first invoice's date), all members: B-1/B-2 (Selbu, 45 000, the second in 2025),
+-- F-2001 twice (Stjørdal, 12 500), K-17/K-18 (Stjørdal, 799); 1 pair 'same invoice id',
+-- 2 'same amount'. 2023: T-5 (Tydal).
+create table marts.possible_duplicate_invoices (
+    municipality_id varchar, supplier_key varchar, supplier_name varchar, reason varchar,
+    first_invoice_id varchar, first_invoice_date date, first_amount decimal(18, 4),
+    first_line_count bigint, first_source_file varchar, first_source_row bigint,
+    first_delivery_id varchar, second_invoice_id varchar, second_invoice_date date,
+    second_amount decimal(18, 4), second_line_count bigint, second_source_file varchar,
+    second_source_row bigint, second_delivery_id varchar, is_same_delivery boolean,
+    days_apart integer
+);
+insert into marts.possible_duplicate_invoices values
+    ('5035', 'name:kiosken', 'Kiosken på hjørnet',
+        'same amount within 7 days under another invoice id', 'K-17', date '2024-05-02', 799,
+        1, 'stjordal_may.csv', 20, 'D3', 'K-18', date '2024-05-06', 799, 1, 'stjordal_may.csv',
+        21, 'D3', true, 4),
+    ('5035', '911111111', 'Kontor AS', 'same invoice id delivered twice', 'F-2001',
+        date '2024-02-01', 12500, 2, 'stjordal_jan.csv', 10, 'D1', 'F-2001', date '2024-02-01',
+        12500, 2, 'stjordal_feb.csv', 4, 'D2', false, 0),
+    ('5032', '922222222', 'Bygg AS', 'same amount within 7 days under another invoice id',
+        'B-1', date '2024-12-30', 45000, 3, 'selbu.xml', 7, 'D9', 'B-2', date '2025-01-03',
+        45000, 1, 'selbu2.xml', 1, 'D10', false, 4),
+    ('5033', '933333333', 'Transport AS', 'same invoice id delivered twice', 'T-5',
+        date '2023-08-01', 3000, 1, 'tydal.csv', 2, 'D5', 'T-5', date '2023-08-01', 3000, 1,
+        'tydal_2.csv', 2, 'D6', false, 0);
+"""
+
 
 def build_snapshot(path: Path) -> Path:
     """Write the sample snapshot to `path` (replacing it) and return the path."""
@@ -186,6 +364,7 @@ def build_snapshot(path: Path) -> Path:
     con = duckdb.connect(str(path))
     try:
         con.execute(SNAPSHOT_SQL)
+        con.execute(FOLLOWUP_SQL)
     finally:
         con.close()
     return path

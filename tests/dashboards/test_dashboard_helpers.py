@@ -13,7 +13,16 @@ import pandas as pd
 import pytest
 
 from dashboards import charts, queries, screenshot
-from dashboards.formatting import fmt_amount, fmt_amount_short, fmt_org_no, fmt_pct, fmt_pp
+from dashboards.formatting import (
+    fmt_amount,
+    fmt_amount_short,
+    fmt_date,
+    fmt_org_no,
+    fmt_pct,
+    fmt_pp,
+    fmt_price,
+    fmt_quantity,
+)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +46,34 @@ def test_fmt_amount_and_pp_and_org_no() -> None:
     assert fmt_org_no("974760673") == "974760673"
 
 
+def test_fmt_price_quantity_and_date() -> None:
+    assert fmt_price(1234.5, "NOK") == "1 234.50 NOK"
+    assert fmt_price(4.5, "EUR") == "4.50 EUR"
+    assert fmt_price(None, "NOK") == "n/a"
+    assert fmt_quantity(5.0) == "5"
+    assert fmt_quantity(-2.5) == "-2.5"
+    assert fmt_quantity(12345.125) == "12 345.125"
+    assert fmt_quantity(math.nan) == "n/a"
+    assert fmt_date(pd.Timestamp("2024-05-31")) == "2024-05-31"
+    assert fmt_date(pd.NaT) == "n/a"
+    assert fmt_date("2024-05-31") == "2024-05-31"
+
+
+def test_missing_columns_of_a_given_contract(snapshot_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.duckdb"
+    shutil.copy(snapshot_file, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("drop table marts.price_deviations")
+        con.execute("alter table marts.threshold_flags drop column supplier_name")
+    snapshot = queries.locate_snapshot({"SAMKJOP_SNAPSHOT": str(path)})
+
+    assert queries.missing_columns(snapshot) == []  # not part of every page's contract
+    assert queries.missing_columns(snapshot, queries.FOLLOWUP_COLUMNS) == [
+        "marts.threshold_flags.supplier_name",
+        "marts.price_deviations",
+    ]
+
+
 def test_locate_snapshot_explains_a_missing_variable_or_file(tmp_path: Path) -> None:
     with pytest.raises(queries.SnapshotUnavailable, match="SAMKJOP_SNAPSHOT"):
         queries.locate_snapshot({})
@@ -52,6 +89,7 @@ def test_queries_leave_no_connection_open_and_see_a_republished_snapshot(
     snapshot = queries.locate_snapshot({"SAMKJOP_SNAPSHOT": str(path)})
     assert queries.years(snapshot) == [2024, 2023]
     assert queries.missing_columns(snapshot) == []
+    assert queries.missing_columns(snapshot, queries.FOLLOWUP_COLUMNS) == []
 
     # A writer can open the file right away: the dashboard holds no connection.
     with duckdb.connect(str(path)) as writer:
