@@ -43,6 +43,7 @@ REFERENCE_DATASETS = (
 # Shipped as dbt seeds; when cooperation.yml configures one, it is loaded into raw.<dataset>
 # and dbt reads that instead (var reference_overrides).
 SEEDED_REFERENCE_DATASETS = ("taxonomy", "classification_rules", "kostra_arts", "emission_factors")
+DEFAULT_DUPLICATE_WINDOW_DAYS = 7  # possible_duplicate_invoices: same amount within N days
 DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
 DEFAULT_PRICE_TOLERANCE = 0.02  # price_deviations: an invoiced price up to 2 % above is accepted
 
@@ -89,6 +90,7 @@ class Cooperation:
     thresholds: tuple[int, ...] = field(default=())
     price_lists: tuple[Source, ...] = field(default=())
     price_tolerance: float = DEFAULT_PRICE_TOLERANCE
+    duplicate_window_days: int = DEFAULT_DUPLICATE_WINDOW_DAYS
 
     @property
     def root(self) -> Path:
@@ -137,7 +139,7 @@ def default_reference_file(dataset: str) -> Path:
 _TOP_KEYS = {"cooperation", "warehouse", "snapshot", "reference", "agreements", "municipalities",
              "price_lists"}
 _COOPERATION_KEYS = {"name", "country", "currency", "host", "targets", "thresholds",
-                     "price_tolerance"}
+                     "price_tolerance", "duplicate_window_days"}
 _TARGET_KEYS = {"loyalty", "coverage"}
 _MEMBER_KEYS = {"id", "name", "population", "spend"}
 _SOURCE_KEYS = {"path", "profile"}
@@ -253,6 +255,7 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         thresholds=_thresholds(r, coop.get("thresholds"), country),
         price_lists=_price_lists(r, top.get("price_lists")),
         price_tolerance=_price_tolerance(r, coop.get("price_tolerance")),
+        duplicate_window_days=_duplicate_window_days(r, coop.get("duplicate_window_days")),
     )
 
 
@@ -290,6 +293,15 @@ def _price_tolerance(r: _Reader, value: Any) -> float:
     if value is None:
         return DEFAULT_PRICE_TOLERANCE
     return r.fraction(value, "cooperation.price_tolerance")
+
+
+def _duplicate_window_days(r: _Reader, value: Any) -> int:
+    if value is None:
+        return DEFAULT_DUPLICATE_WINDOW_DAYS
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+        raise r.fail("cooperation.duplicate_window_days",
+                     f"{value!r} must be a whole number of days from 0 to 366")
+    return value
 
 
 def _reference(r: _Reader, value: Any) -> dict[str, Path]:

@@ -39,6 +39,8 @@ def test_reference_defaults_apply_when_not_configured(innherred: Path):
         ("  country: NO", "  country: XX", "cooperation.country: 'XX' is not valid"),
         ("  currency: NOK", "  currency: kroner", "cooperation.currency: 'kroner' is not valid"),
         ("population: 20500", "population: many", "municipalities[0].population"),
+        ("  targets:", "  duplicate_window_days: -1\n  targets:",
+         "cooperation.duplicate_window_days: -1 must be a whole number of days"),
         ("path: spend_5037.csv", "path: missing.csv",
          "municipalities[0].spend[0].path: file not found"),
         ("  taxonomy: taxonomy.csv", "  taxonomy: nowhere.csv", "reference.taxonomy: file not"),
@@ -101,3 +103,13 @@ def test_price_tolerance_must_be_a_fraction(innherred: Path, value: str):
     write(innherred, CONFIG.replace("  targets:", f"  price_tolerance: {value}\n  targets:"))
     with pytest.raises(ConfigError, match="cooperation.price_tolerance: .* must be a fraction"):
         load_config(innherred)
+
+
+def test_duplicate_window_days_defaults_to_7_and_reaches_dbt(innherred: Path):
+    from pipelines.defs.transform.dbt import dbt_vars
+
+    assert load_config(innherred).duplicate_window_days == 7
+    text = CONFIG.replace("  targets:", "  duplicate_window_days: 3\n  targets:")
+    cooperation = load_config(write(innherred, text))
+    assert dbt_vars(cooperation)["duplicate_window_days"] == 3
+    assert dbt_vars(cooperation)["thresholds"] == [100_000, 1_300_000, 2_300_000]

@@ -41,6 +41,7 @@ def dbt_vars(cooperation: Cooperation) -> dict:
     return {
         "thresholds": list(cooperation.thresholds),
         "price_tolerance": cooperation.price_tolerance,  # price_deviations
+        "duplicate_window_days": cooperation.duplicate_window_days,  # possible_duplicate_invoices
         # seeded reference datasets replaced by a configured file (macro reference_data)
         "reference_overrides": cooperation.reference_overrides,
     }
