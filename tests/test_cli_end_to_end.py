@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.demo import generate_demo
+from pipelines.export import EXPORT_TABLES
 from tests.conftest import write_innherred
 from tests.oracle import Oracle
 
@@ -110,12 +111,15 @@ def test_demo_reconciles_every_row(demo_run):
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_export_every_table(demo_run, tmp_path, fmt, capsys):
     config, _ = demo_run
-    for table in ("municipality_kpis", "category_kpis", "rejected_rows",
-                  "delivery_reconciliation", "threshold_flags"):
+    for table, spec in EXPORT_TABLES.items():
+        member = ["--municipality", "5035"] if spec.per_municipality else []
         result = samkjop_here(capsys, "export", table, "--config", str(config), "--format", fmt,
-                         "--out", str(tmp_path), "--municipality", "5035", "--year", "2025")
+                              "--out", str(tmp_path), *member, "--year", "2025")
         assert result.returncode == 0, result.stderr
         assert (tmp_path / f"{table}.{fmt}").stat().st_size > 0
+        if fmt == "csv":
+            with open(tmp_path / f"{table}.csv", newline="") as handle:
+                assert list(csv.DictReader(handle)), f"{table}: no rows for 5035 in 2025"
     if fmt == "csv":
         with open(tmp_path / "municipality_kpis.csv", newline="") as handle:
             (row,) = list(csv.DictReader(handle))
@@ -227,6 +231,19 @@ def test_dashboard_renders_on_the_published_demo_snapshot(demo_run, monkeypatch)
                               "municipality_id = 'ALL' AND year = 2025")
     shown = {metric.label: metric.value for metric in app.metric}
     assert shown["Agreement loyalty (avtalelojalitet)"] == f"{kpis['loyalty'] * 100:.1f} %"
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_followup_page_renders_every_section_on_the_demo_snapshot(demo_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    config, _ = demo_run
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT",
+                       str(config.parent / "warehouse" / "samkjop.snapshot.duckdb"))
+    app = AppTest.from_file(str(Path(__file__).parents[1] / "dashboards" / "app_pages"
+                                / "followup.py"), default_timeout=60).run()
+    assert not app.exception
+    assert [w.value for w in app.warning] == []  # no mart or column missing
 
 
 @pytest.mark.xdist_group("innherred_run")
