@@ -251,7 +251,7 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
     config, first = innherred_run
     assert first.returncode == 0, first.stderr
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
-    before = _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY 1, 2")
+    before = _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year")
     (config.parent / "spend_5037_2024-08.csv").write_text(
         "invoice_id,amount\nX1,100\n", encoding="utf-8")  # not the standard format
     config.write_text(config.read_text(encoding="utf-8").replace(
@@ -261,7 +261,7 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
 
     assert second.returncode == 2, second.stdout + second.stderr
     assert "spend_5037_2024-08.csv: missing required column 'municipality_id'" in second.stdout
-    assert _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY 1, 2") == before
+    assert _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year") == before
     (delivery,) = _rows(snapshot, "SELECT * FROM marts.delivery_reconciliation "
                                   "WHERE status = 'rejected'")
     assert delivery["source_file"].endswith("spend_5037_2024-08.csv")
