@@ -24,8 +24,7 @@ ifeq ($(SERVE),1)
 	$(BIN)/samkjop dashboards --config $(DEMO_DIR)/cooperation.yml
 endif
 
-test: install
-	$(BIN)/ruff check pipelines dashboards tests
+test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: install

@@ -56,12 +56,15 @@ def _dagster_instance(cooperation: Cooperation):
 
 # --- run ---------------------------------------------------------------------------------
 
+
 def cmd_run(args: argparse.Namespace) -> int:
     cooperation = _load(args.config)
     unknown = [m for m in args.municipality or [] if m not in cooperation.member_ids]
     if unknown:
-        return _error(f"--municipality {unknown[0]!r} is not a member listed in "
-                      f"{cooperation.config_path} ({', '.join(cooperation.member_ids)})")
+        return _error(
+            f"--municipality {unknown[0]!r} is not a member listed in "
+            f"{cooperation.config_path} ({', '.join(cooperation.member_ids)})"
+        )
     from pipelines.definitions import BUILD_JOB, INGEST_JOB, build_definitions
 
     instance = _dagster_instance(cooperation)
@@ -75,18 +78,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     for member_id in args.municipality or cooperation.member_ids:
         member = cooperation.member(member_id)
         clock = time.monotonic()
-        result = _execute(defs.resolve_job_def(INGEST_JOB), instance, log_path,
-                          partition_key=member_id)
+        result = _execute(
+            defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id
+        )
         failed |= not result.success
-        _say(f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
-             f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}")
+        _say(
+            f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
+            f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}"
+        )
     _say("Building reference data, agreements, dbt models and tests, then publishing…")
     clock = time.monotonic()
     result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path)
     if not result.success:
         _say(_failure_summary(result))
-        return _error(f"the run failed; details in {log_path} and in "
-                      f"`samkjop ui --config {args.config}`")
+        return _error(
+            f"the run failed; details in {log_path} and in `samkjop ui --config {args.config}`"
+        )
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
     _print_kpis(cooperation)
     rejected = _rejected_deliveries(cooperation, started)
@@ -103,8 +110,9 @@ def _execute(job, instance, log_path: Path, **kwargs):
     """Run a job of the code location in this process; its own output goes to the log file."""
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        return job.execute_in_process(instance=instance, raise_on_error=False,
-                                      run_config=quiet, **kwargs)
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet, **kwargs
+        )
 
 
 def _failure_summary(result) -> str:
@@ -141,7 +149,8 @@ def _rejected_deliveries(cooperation: Cooperation, since: datetime) -> list[tupl
     with connect(cooperation.warehouse) as con:
         return con.execute(
             "SELECT municipality_id, message FROM raw.deliveries WHERE status = 'rejected' "
-            "AND loaded_at >= ? ORDER BY municipality_id, source_file", [since],
+            "AND loaded_at >= ? ORDER BY municipality_id, source_file",
+            [since],
         ).fetchall()
 
 
@@ -166,17 +175,24 @@ def _print_kpis(cooperation: Cooperation) -> None:
     if not rows:
         _say("No spend loaded yet.")
         return
-    _say(f"\nKey figures {rows[0][2]} ({cooperation.currency}; loyalty target "
-         f"{_percent(cooperation.loyalty_target).strip()}):")
-    _say(f"  {'member':<24}{'influenceable':>16}{'coverage':>10}{'loyalty':>10}"
-         f"{'shared cov.':>13}{'shared loy.':>13}{'off-agreement':>16}")
+    _say(
+        f"\nKey figures {rows[0][2]} ({cooperation.currency}; loyalty target "
+        f"{_percent(cooperation.loyalty_target).strip()}):"
+    )
+    _say(
+        f"  {'member':<24}{'influenceable':>16}{'coverage':>10}{'loyalty':>10}"
+        f"{'shared cov.':>13}{'shared loy.':>13}{'off-agreement':>16}"
+    )
     for member_id, name, _, spend, coverage, loyalty, s_cov, s_loy, off in rows:
         label = f"{member_id} {name or ''}"[:23]
-        _say(f"  {label:<24}{spend or 0:>16,.0f}{_percent(coverage):>10}{_percent(loyalty):>10}"
-             f"{_percent(s_cov):>13}{_percent(s_loy):>13}{off or 0:>16,.0f}")
+        _say(
+            f"  {label:<24}{spend or 0:>16,.0f}{_percent(coverage):>10}{_percent(loyalty):>10}"
+            f"{_percent(s_cov):>13}{_percent(s_loy):>13}{off or 0:>16,.0f}"
+        )
 
 
 # --- other commands ----------------------------------------------------------------------
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import generate_demo
@@ -199,11 +215,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     cooperation = _load(args.config)
     if args.municipality and args.municipality not in [*cooperation.member_ids, "ALL"]:
-        return _error(f"--municipality {args.municipality!r} is not a member "
-                      f"({', '.join(cooperation.member_ids)}, or ALL)")
+        return _error(
+            f"--municipality {args.municipality!r} is not a member "
+            f"({', '.join(cooperation.member_ids)}, or ALL)"
+        )
     try:
-        path, rows = export_table(cooperation.snapshot, args.table, args.format, Path(args.out),
-                                  args.municipality, args.year)
+        path, rows = export_table(
+            cooperation.snapshot,
+            args.table,
+            args.format,
+            Path(args.out),
+            args.municipality,
+            args.year,
+        )
     except ExportError as error:
         return _error(str(error))
     _say(f"Wrote {rows:,} rows to {path}")
@@ -215,8 +239,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     cooperation = _load(args.config)
     if not cooperation.snapshot.is_file():
-        _say(f"Nothing published yet for {cooperation.name}: run "
-             f"`samkjop run --config {args.config}`.")
+        _say(
+            f"Nothing published yet for {cooperation.name}: run "
+            f"`samkjop run --config {args.config}`."
+        )
         return EXIT_OK
     con = duckdb.connect(str(cooperation.snapshot), read_only=True)
     try:
@@ -236,12 +262,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             continue
         last = max(d[7] for d in mine)
         rejected_rows = sum(d[5] for d in mine)
-        _say(f"\n{member.id} {member.name}: {len(mine)} deliveries, last {last:%Y-%m-%d %H:%M}, "
-             f"{rejected_rows:,} rows rejected in all")
+        _say(
+            f"\n{member.id} {member.name}: {len(mine)} deliveries, last {last:%Y-%m-%d %H:%M}, "
+            f"{rejected_rows:,} rows rejected in all"
+        )
         for _, source, status, read, loaded, rejected, message, when in mine[-3:]:
-            _say(f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
-                 f"{loaded:,} loaded, {rejected:,} rejected"
-                 + (f" — {message}" if status != "loaded" else ""))
+            _say(
+                f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
+                f"{loaded:,} loaded, {rejected:,} rejected"
+                + (f" — {message}" if status != "loaded" else "")
+            )
     return EXIT_OK
 
 
@@ -249,10 +279,19 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     cooperation = _load(args.config)
     env = {**os.environ, "SAMKJOP_SNAPSHOT": str(cooperation.snapshot)}
     _say(f"Dashboards on http://localhost:{args.port} (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "streamlit", "run",
-               str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
-               "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     return _foreground(command, env)
 
 
@@ -260,8 +299,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
     cooperation = _load(args.config)
     _dagster_instance(cooperation)
     _say(f"Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions",
-               "-h", "127.0.0.1", "-p", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster_webserver",
+        "-m",
+        "pipelines.definitions",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+    ]
     return _foreground(command, dict(os.environ))
 
 
@@ -273,6 +321,7 @@ def _foreground(command: list[str], env: dict) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------
+
 
 def _parser() -> argparse.ArgumentParser:
     from pipelines.export import EXPORT_TABLES, FORMATS
@@ -287,21 +336,28 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, handler, help_text: str, config: bool = True):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if config:
-            sub.add_argument("--config", required=True, metavar="PATH",
-                             help="the cooperation.yml")
+            sub.add_argument("--config", required=True, metavar="PATH", help="the cooperation.yml")
         sub.set_defaults(handler=handler)
         return sub
 
     run = command("run", cmd_run, "load every delivery, build the models, publish")
-    run.add_argument("--municipality", action="append", metavar="ID",
-                     help="load only this member's deliveries (repeatable)")
+    run.add_argument(
+        "--municipality",
+        action="append",
+        metavar="ID",
+        help="load only this member's deliveries (repeatable)",
+    )
     demo = command("demo", cmd_demo, "write a demo cooperation (synthetic data)", config=False)
     demo.add_argument("--out", required=True, metavar="DIR")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--lines", type=int, default=300_000)
     export = command("export", cmd_export, "write a stand-alone table for auditors")
-    export.add_argument("table", choices=list(EXPORT_TABLES), metavar="TABLE",
-                        help=f"one of: {', '.join(EXPORT_TABLES)}")
+    export.add_argument(
+        "table",
+        choices=list(EXPORT_TABLES),
+        metavar="TABLE",
+        help=f"one of: {', '.join(EXPORT_TABLES)}",
+    )
     export.add_argument("--format", choices=FORMATS, default="csv")
     export.add_argument("--out", required=True, metavar="DIR")
     export.add_argument("--municipality", metavar="ID")

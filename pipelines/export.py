@@ -12,8 +12,10 @@ XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
 
 
 # --year on a table without a year: the rows of deliveries whose invoice dates span that year
-_DELIVERY_IN_YEAR = ("delivery_id IN (SELECT delivery_id FROM marts.delivery_reconciliation "
-                     "WHERE year(first_invoice_date) <= ? AND year(last_invoice_date) >= ?)")
+_DELIVERY_IN_YEAR = (
+    "delivery_id IN (SELECT delivery_id FROM marts.delivery_reconciliation "
+    "WHERE year(first_invoice_date) <= ? AND year(last_invoice_date) >= ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -32,55 +34,81 @@ class ExportTable:
 
 EXPORT_TABLES: dict[str, ExportTable] = {
     "municipality_kpis": ExportTable(
-        "municipality_kpis", "year",
-        "coverage, loyalty and their amounts per member (and ALL) and year"),
+        "municipality_kpis",
+        "year",
+        "coverage, loyalty and their amounts per member (and ALL) and year",
+    ),
     "category_kpis": ExportTable(
-        "category_kpis", "year",
-        "coverage and loyalty per member (and ALL), year and category"),
+        "category_kpis", "year", "coverage and loyalty per member (and ALL), year and category"
+    ),
     "spend_lines": ExportTable(
-        "fct_spend_lines", "year",
-        "every loaded spend line with its flags, category and the rule that decided it"),
+        "fct_spend_lines",
+        "year",
+        "every loaded spend line with its flags, category and the rule that decided it",
+    ),
     "threshold_flags": ExportTable(
-        "threshold_flags", "year(month_end)",
+        "threshold_flags",
+        "year(month_end)",
         "per member, supplier and category: the month ends where the trailing 12 months of "
-        "influenceable spend not on agreement crossed a procurement threshold"),
+        "influenceable spend not on agreement crossed a procurement threshold",
+    ),
     "suppliers": ExportTable(
-        "suppliers", "year",
+        "suppliers",
+        "year",
         "per supplier and year: spend, members buying, categories, agreements held, "
-        "share on agreement", per_municipality=False),
+        "share on agreement",
+        per_municipality=False,
+    ),
     "off_agreement_purchases": ExportTable(
-        "off_agreement_purchases", "year",
+        "off_agreement_purchases",
+        "year",
         "purchases outside agreements per member, department, supplier and category, "
-        "with the agreements that should have been used"),
+        "with the agreements that should have been used",
+    ),
     "possible_duplicate_invoices": ExportTable(
-        "possible_duplicate_invoices", "year(first_invoice_date)",
+        "possible_duplicate_invoices",
+        "year(first_invoice_date)",
         "pairs of invoices per member and supplier that may be paid twice: the same invoice "
-        "id delivered twice, or the same amount within a few days under another invoice id"),
+        "id delivered twice, or the same amount within a few days under another invoice id",
+    ),
     "agreement_followup": ExportTable(
-        "agreement_followup", "year",
+        "agreement_followup",
+        "year",
         "per agreement, year and member (and ALL): spend on it and in its categories, "
-        "loyalty, utilisation of the estimated volume, provision, expiry and spend at stake"),
+        "loyalty, utilisation of the estimated volume, provision, expiry and spend at stake",
+    ),
     "classification_coverage": ExportTable(
-        "classification_coverage", "year",
+        "classification_coverage",
+        "year",
         "per member (and ALL) and year: influenceable spend by the rule type that decided its "
-        "category (item code, supplier, art, unclassified), shares and line counts"),
+        "category (item code, supplier, art, unclassified), shares and line counts",
+    ),
     "climate_estimate": ExportTable(
-        "climate_estimate", "year",
+        "climate_estimate",
+        "year",
         "per member (and ALL), year and category: spend-based CO2e estimate with the factor, "
-        "its source and whether it is illustrative"),
+        "its source and whether it is illustrative",
+    ),
     "per_capita": ExportTable(
-        "per_capita", "year",
+        "per_capita",
+        "year",
         "per member (and ALL) and year: total, influenceable and off-agreement spend per "
-        "inhabitant"),
+        "inhabitant",
+    ),
     "price_deviations": ExportTable(
-        "price_deviations", "year(invoice_date)",
+        "price_deviations",
+        "year(invoice_date)",
         "invoice lines whose unit price is above (or below) the agreed price-list price by "
-        "more than the tolerance, with the excess paid"),
+        "more than the tolerance, with the excess paid",
+    ),
     "rejected_rows": ExportTable(
-        "rejected_rows", None, "every delivered row that was not loaded, with its reason"),
+        "rejected_rows", None, "every delivered row that was not loaded, with its reason"
+    ),
     "delivery_reconciliation": ExportTable(
-        "delivery_reconciliation", None,
-        "per delivery: checksum, rows read, loaded, rejected, amount, status"),
+        "delivery_reconciliation",
+        None,
+        "per delivery: checksum, rows read, loaded, rejected, amount, status",
+    ),
 }
 
 
@@ -91,8 +119,9 @@ class ExportError(Exception):
 def _query(table: ExportTable, municipality: str | None, year: int | None) -> tuple[str, list]:
     conditions, params = [], []
     if municipality and not table.per_municipality:
-        raise ExportError(f"table {table.mart!r} is not per municipality: "
-                          "export it without --municipality")
+        raise ExportError(
+            f"table {table.mart!r} is not per municipality: export it without --municipality"
+        )
     if municipality:
         conditions.append("municipality_id = ?")
         params.append(municipality)
@@ -104,8 +133,14 @@ def _query(table: ExportTable, municipality: str | None, year: int | None) -> tu
     return f"SELECT * FROM marts.{table.mart}{where}", params
 
 
-def export_table(snapshot: Path, name: str, fmt: str, out_dir: Path,
-                 municipality: str | None = None, year: int | None = None) -> tuple[Path, int]:
+def export_table(
+    snapshot: Path,
+    name: str,
+    fmt: str,
+    out_dir: Path,
+    municipality: str | None = None,
+    year: int | None = None,
+) -> tuple[Path, int]:
     """Write `out_dir/<name>.<fmt>`; return the path and the number of rows."""
     if name not in EXPORT_TABLES:
         raise ExportError(f"unknown table {name!r}; tables: {', '.join(EXPORT_TABLES)}")
@@ -142,13 +177,16 @@ def _bind(sql: str, params: list) -> str:
     return sql
 
 
-def _write_xlsx(con: duckdb.DuckDBPyConnection, sql: str, params: list, target: Path,
-                rows: int) -> None:
+def _write_xlsx(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list, target: Path, rows: int
+) -> None:
     from openpyxl import Workbook
 
     if rows > XLSX_MAX_ROWS:
-        raise ExportError(f"{rows} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS} at most): "
-                          "export as csv or parquet, or filter with --municipality / --year")
+        raise ExportError(
+            f"{rows} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS} at most): "
+            "export as csv or parquet, or filter with --municipality / --year"
+        )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(target.stem[:31])
     result = con.execute(sql, params)

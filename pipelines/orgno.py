@@ -52,8 +52,13 @@ def _validate_gb(value: str) -> str:
     raise exceptions.ValidationError("no library validator for UK company numbers")
 
 
-_VALIDATORS = {"NO": _validate_no, "DK": _validate_dk, "SE": _validate_se, "FI": _validate_fi,
-               "GB": _validate_gb}
+_VALIDATORS = {
+    "NO": _validate_no,
+    "DK": _validate_dk,
+    "SE": _validate_se,
+    "FI": _validate_fi,
+    "GB": _validate_gb,
+}
 
 
 @lru_cache(maxsize=200_000)

@@ -35,12 +35,13 @@ class _Period:
 def agreement_suppliers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """Every agreement id of the loaded register with its validated supplier numbers."""
     suppliers: dict[str, set[str]] = {
-        agreement_id: set() for (agreement_id,) in
-        con.execute("SELECT agreement_id FROM raw.agreements").fetchall()
+        agreement_id: set()
+        for (agreement_id,) in con.execute("SELECT agreement_id FROM raw.agreements").fetchall()
     }
     for agreement_id, org_no in con.execute(
-            "SELECT agreement_id, supplier_org_no FROM raw.agreement_suppliers "
-            "WHERE is_supplier_org_no_valid").fetchall():
+        "SELECT agreement_id, supplier_org_no FROM raw.agreement_suppliers "
+        "WHERE is_supplier_org_no_valid"
+    ).fetchall():
         suppliers.setdefault(agreement_id, set()).add(org_no)
     return suppliers
 
@@ -56,20 +57,29 @@ def read_price_lists(cooperation: Cooperation, suppliers: dict[str, set[str]]) -
     return rows
 
 
-def _read_price(row: Row, cooperation: Cooperation, suppliers: dict[str, set[str]],
-                periods: dict[tuple[str, str, str], list[_Period]]) -> tuple:
+def _read_price(
+    row: Row,
+    cooperation: Cooperation,
+    suppliers: dict[str, set[str]],
+    periods: dict[tuple[str, str, str], list[_Period]],
+) -> tuple:
     agreement_id = row.text("agreement_id")
     if agreement_id not in suppliers:
         raise row.fail("agreement_id", f"{agreement_id!r} is not in the agreement register")
     raw_org_no = row.text("supplier_org_no")
     org_no = clean_org_no(raw_org_no, cooperation.country)
     if not org_no.is_valid:
-        raise row.fail("supplier_org_no", f"{raw_org_no!r} is not a valid organisation number "
-                       f"for {cooperation.country}")
+        raise row.fail(
+            "supplier_org_no",
+            f"{raw_org_no!r} is not a valid organisation number for {cooperation.country}",
+        )
     if org_no.compact not in suppliers[agreement_id]:
         listed = ", ".join(sorted(suppliers[agreement_id])) or "none with a valid number"
-        raise row.fail("supplier_org_no", f"{org_no.compact} is not a supplier of agreement "
-                       f"{agreement_id!r} (its suppliers: {listed})")
+        raise row.fail(
+            "supplier_org_no",
+            f"{org_no.compact} is not a supplier of agreement "
+            f"{agreement_id!r} (its suppliers: {listed})",
+        )
     item_id = row.text("item_id")
     unit_price = row.decimal("unit_price")
     if not unit_price.is_finite() or not 0 < unit_price < MAX_UNIT_PRICE:
@@ -83,13 +93,26 @@ def _read_price(row: Row, cooperation: Cooperation, suppliers: dict[str, set[str
     key = (agreement_id, org_no.compact, item_id)
     for other in periods.get(key, []):
         if valid_from <= other.valid_to and other.valid_from <= valid_to:
-            raise row.fail("valid_from", f"item {item_id!r} of {org_no.compact} on agreement "
-                           f"{agreement_id!r} already has a price for {other.valid_from} .. "
-                           f"{other.valid_to} ({other.path}: row {other.number}); periods of "
-                           "one item must not overlap")
+            raise row.fail(
+                "valid_from",
+                f"item {item_id!r} of {org_no.compact} on agreement "
+                f"{agreement_id!r} already has a price for {other.valid_from} .. "
+                f"{other.valid_to} ({other.path}: row {other.number}); periods of "
+                "one item must not overlap",
+            )
     periods.setdefault(key, []).append(_Period(valid_from, valid_to, row.path, row.number))
-    return (agreement_id, raw_org_no, org_no.compact, item_id, unit_price, currency,
-            valid_from, valid_to, str(row.path), row.number)
+    return (
+        agreement_id,
+        raw_org_no,
+        org_no.compact,
+        item_id,
+        unit_price,
+        currency,
+        valid_from,
+        valid_to,
+        str(row.path),
+        row.number,
+    )
 
 
 def load_price_lists(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> int:
@@ -98,6 +121,7 @@ def load_price_lists(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -
     rows = read_price_lists(cooperation, agreement_suppliers(con))
     con.execute("DELETE FROM raw.price_list")
     if rows:
-        con.executemany(f"INSERT INTO raw.price_list VALUES ({', '.join('?' * len(rows[0]))})",
-                        rows)
+        con.executemany(
+            f"INSERT INTO raw.price_list VALUES ({', '.join('?' * len(rows[0]))})", rows
+        )
     return len(rows)

@@ -22,10 +22,27 @@ FORMATS = ("csv", "xlsx", "ehf", "saf-t")
 # formats whose reader emits the standard field names: `fields` may be left out
 SELF_DESCRIBING_FORMATS = ("ehf", "saf-t")
 
-_PROFILE_KEYS = {"profile", "description", "format", "csv", "xlsx", "country", "currency",
-                 "fields", "art", "amount"}
-_CSV_KEYS = {"encoding", "delimiter", "quotechar", "decimal", "thousands", "header_row",
-             "date_formats"}
+_PROFILE_KEYS = {
+    "profile",
+    "description",
+    "format",
+    "csv",
+    "xlsx",
+    "country",
+    "currency",
+    "fields",
+    "art",
+    "amount",
+}
+_CSV_KEYS = {
+    "encoding",
+    "delimiter",
+    "quotechar",
+    "decimal",
+    "thousands",
+    "header_row",
+    "date_formats",
+}
 _XLSX_KEYS = {"sheet", "header_row", "date_formats", "decimal", "thousands"}
 
 
@@ -94,8 +111,9 @@ class SourceProfile:
     def source_columns(self) -> list[str]:
         columns = [f.column for f in self.fields.values() if f.column and not f.optional]
         columns += [c for f in self.fields.values() for c in f.concat]
-        columns += [c for c in (self.art.column, self.amount.sign_column,
-                                self.amount.vat_column) if c]
+        columns += [
+            c for c in (self.art.column, self.amount.sign_column, self.amount.vat_column) if c
+        ]
         return list(dict.fromkeys(columns))
 
 
@@ -182,11 +200,13 @@ def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
     entries = _check_keys(path, "fields", value, set(SPEND_FIELDS) - {"art"})
     fields: dict[str, FieldSource] = {}
     for name, spec in entries.items():
-        spec = _check_keys(path, f"fields.{name}", spec,
-                           {"column", "constant", "concat", "separator", "optional"})
+        spec = _check_keys(
+            path, f"fields.{name}", spec, {"column", "constant", "concat", "separator", "optional"}
+        )
         if len(set(spec) & {"column", "constant", "concat"}) != 1:
-            raise _fail(path, f"fields.{name}",
-                        "give exactly one of 'column', 'constant' or 'concat'")
+            raise _fail(
+                path, f"fields.{name}", "give exactly one of 'column', 'constant' or 'concat'"
+            )
         concat = spec.get("concat") or []
         if "concat" in spec and (not isinstance(concat, list) or len(concat) < 2):
             raise _fail(path, f"fields.{name}.concat", "list at least two columns")
@@ -208,14 +228,18 @@ def _optional(path: Path, name: str, spec: dict) -> bool:
     if not isinstance(optional, bool):
         raise _fail(path, f"fields.{name}.optional", "expected true or false")
     if optional and (name in REQUIRED_FIELDS or "column" not in spec):
-        raise _fail(path, f"fields.{name}.optional",
-                    "only a column of a field that is not required can be optional")
+        raise _fail(
+            path,
+            f"fields.{name}.optional",
+            "only a column of a field that is not required can be optional",
+        )
     return optional
 
 
 def _amount(path: Path, value: Any) -> AmountRule:
-    entry = _check_keys(path, "amount", value or {},
-                        {"sign_column", "negative_values", "vat_column"})
+    entry = _check_keys(
+        path, "amount", value or {}, {"sign_column", "negative_values", "vat_column"}
+    )
     if ("sign_column" in entry) != ("negative_values" in entry):
         raise _fail(path, "amount", "sign_column and negative_values go together")
     negative = entry.get("negative_values") or []
@@ -257,15 +281,24 @@ def _read_mapping(profile_path: Path, value: Any) -> tuple[tuple[str, str], ...]
     with open(mapping_path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if not {"account", "art"} <= set(reader.fieldnames or []):
-            raise _fail(profile_path, "art.account_mapping",
-                        f"{mapping_path.name} needs the columns account,art")
+            raise _fail(
+                profile_path,
+                "art.account_mapping",
+                f"{mapping_path.name} needs the columns account,art",
+            )
         pairs = {}
         for number, row in enumerate(reader, start=1):
             account, art = (row["account"] or "").strip(), (row["art"] or "").strip()
             if not account or not art:
-                raise _fail(profile_path, "art.account_mapping",
-                            f"{mapping_path.name} row {number}: account and art are required")
+                raise _fail(
+                    profile_path,
+                    "art.account_mapping",
+                    f"{mapping_path.name} row {number}: account and art are required",
+                )
             if pairs.setdefault(account, art) != art:
-                raise _fail(profile_path, "art.account_mapping",
-                            f"{mapping_path.name}: account {account!r} is mapped twice")
+                raise _fail(
+                    profile_path,
+                    "art.account_mapping",
+                    f"{mapping_path.name}: account {account!r} is mapped twice",
+                )
     return tuple(sorted(pairs.items()))

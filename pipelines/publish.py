@@ -28,7 +28,8 @@ def publish_snapshot(warehouse: Path, snapshot: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     with connect(warehouse) as con:
         tables = [
-            name for (name,) in con.execute(
+            name
+            for (name,) in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
                 "AND table_catalog = current_database() ORDER BY table_name",
                 [PUBLISHED_SCHEMA],
@@ -40,10 +41,13 @@ def publish_snapshot(warehouse: Path, snapshot: Path) -> dict[str, int]:
         try:
             con.execute(f"CREATE SCHEMA snapshot.{PUBLISHED_SCHEMA}")
             for table in tables:
-                con.execute(f"CREATE TABLE snapshot.{PUBLISHED_SCHEMA}.{table} AS "
-                            f"SELECT * FROM {PUBLISHED_SCHEMA}.{table}")
+                con.execute(
+                    f"CREATE TABLE snapshot.{PUBLISHED_SCHEMA}.{table} AS "
+                    f"SELECT * FROM {PUBLISHED_SCHEMA}.{table}"
+                )
                 counts[table] = con.execute(
-                    f"SELECT count(*) FROM snapshot.{PUBLISHED_SCHEMA}.{table}").fetchone()[0]
+                    f"SELECT count(*) FROM snapshot.{PUBLISHED_SCHEMA}.{table}"
+                ).fetchone()[0]
             con.execute(
                 f"CREATE TABLE snapshot.{PUBLISHED_SCHEMA}.snapshot_info AS "
                 "SELECT CAST(? AS TIMESTAMP) AS published_at, CAST(? AS VARCHAR) AS warehouse",

@@ -74,13 +74,15 @@ class Row:
         return [item.strip() for item in (self.text(column) or "").split(";") if item.strip()]
 
 
-def read_rows(path: Path, columns: tuple[str, ...],
-              may_be_missing: tuple[str, ...] = ()) -> Iterator[Row]:
+def read_rows(
+    path: Path, columns: tuple[str, ...], may_be_missing: tuple[str, ...] = ()
+) -> Iterator[Row]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in columns
-                       if c not in (reader.fieldnames or []) and c not in may_be_missing]
+            missing = [
+                c for c in columns if c not in (reader.fieldnames or []) and c not in may_be_missing
+            ]
             if missing:
                 raise RegisterError(
                     f"{path}: missing column {missing[0]!r} "
@@ -105,6 +107,7 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> N
 
 # --- agreements --------------------------------------------------------------------------
 
+
 @dataclass
 class AgreementTables:
     agreements: list[tuple]
@@ -120,16 +123,19 @@ def read_agreements(cooperation: Cooperation) -> AgreementTables:
     seen: set[str] = set()
     for source in cooperation.agreements:
         if source.profile != "canonical":
-            raise RegisterError(f"{source.where}.profile: agreement registers support only "
-                                f"the 'canonical' profile, not {source.profile!r}")
+            raise RegisterError(
+                f"{source.where}.profile: agreement registers support only "
+                f"the 'canonical' profile, not {source.profile!r}"
+            )
         for path in source.files():
             for row in read_rows(path, column_names("agreements"), LATER_AGREEMENT_COLUMNS):
                 _read_agreement(row, cooperation, members, seen, tables)
     return tables
 
 
-def _read_agreement(row: Row, cooperation: Cooperation, members: set[str], seen: set[str],
-                    tables: AgreementTables) -> None:
+def _read_agreement(
+    row: Row, cooperation: Cooperation, members: set[str], seen: set[str], tables: AgreementTables
+) -> None:
     agreement_id = row.text("agreement_id")
     if agreement_id in seen:
         raise row.fail("agreement_id", f"{agreement_id!r} appears twice in the register")
@@ -139,13 +145,22 @@ def _read_agreement(row: Row, cooperation: Cooperation, members: set[str], seen:
         raise row.fail("valid_to", f"{valid_to} is before valid_from {valid_from}")
     volume = row.decimal("estimated_annual_volume", False)
     if volume is not None and not (volume.is_finite() and 0 <= volume < MAX_AMOUNT):
-        raise row.fail("estimated_annual_volume",
-                       f"{volume} is not an amount from 0 up to {MAX_AMOUNT:,}")
-    tables.agreements.append((  # in the column order of raw.agreements
-        agreement_id, row.text("agreement_name", False), row.choice("scope", SCOPES),
-        valid_from, valid_to, row.decimal("provision_rate", False), str(row.path), row.number,
-        volume,
-    ))
+        raise row.fail(
+            "estimated_annual_volume", f"{volume} is not an amount from 0 up to {MAX_AMOUNT:,}"
+        )
+    tables.agreements.append(
+        (  # in the column order of raw.agreements
+            agreement_id,
+            row.text("agreement_name", False),
+            row.choice("scope", SCOPES),
+            valid_from,
+            valid_to,
+            row.decimal("provision_rate", False),
+            str(row.path),
+            row.number,
+            volume,
+        )
+    )
     categories = row.items("category_ids")
     if not categories:
         raise row.fail("category_ids", "an agreement needs at least one category")
@@ -174,6 +189,7 @@ def load_agreements(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) ->
 
 
 # --- reference data ----------------------------------------------------------------------
+
 
 def _taxonomy(row: Row, _: Cooperation) -> tuple:
     return (row.text("category_id"), row.text("category_name"), row.text("parent_id", False))
@@ -259,12 +275,24 @@ def load_reference(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> 
             rows = read_reference(cooperation.reference_file(dataset), dataset, cooperation)
         _replace(con, dataset, rows)
         counts[dataset] = len(rows)
-    _replace(con, "municipalities", [
-        (m.id, m.name, m.population, m.id == cooperation.host) for m in cooperation.members
-    ])
-    _replace(con, "cooperation", [(
-        cooperation.name, cooperation.country, cooperation.currency, cooperation.host,
-        cooperation.loyalty_target, cooperation.coverage_target,
-    )])
+    _replace(
+        con,
+        "municipalities",
+        [(m.id, m.name, m.population, m.id == cooperation.host) for m in cooperation.members],
+    )
+    _replace(
+        con,
+        "cooperation",
+        [
+            (
+                cooperation.name,
+                cooperation.country,
+                cooperation.currency,
+                cooperation.host,
+                cooperation.loyalty_target,
+                cooperation.coverage_target,
+            )
+        ],
+    )
     counts["municipalities"] = len(cooperation.members)
     return counts

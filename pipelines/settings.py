@@ -136,10 +136,25 @@ def default_reference_file(dataset: str) -> Path:
 
 # --- parsing -----------------------------------------------------------------------------
 
-_TOP_KEYS = {"cooperation", "warehouse", "snapshot", "reference", "agreements", "municipalities",
-             "price_lists"}
-_COOPERATION_KEYS = {"name", "country", "currency", "host", "targets", "thresholds",
-                     "price_tolerance", "duplicate_window_days"}
+_TOP_KEYS = {
+    "cooperation",
+    "warehouse",
+    "snapshot",
+    "reference",
+    "agreements",
+    "municipalities",
+    "price_lists",
+}
+_COOPERATION_KEYS = {
+    "name",
+    "country",
+    "currency",
+    "host",
+    "targets",
+    "thresholds",
+    "price_tolerance",
+    "duplicate_window_days",
+}
 _TARGET_KEYS = {"loyalty", "coverage"}
 _MEMBER_KEYS = {"id", "name", "population", "spend"}
 _SOURCE_KEYS = {"path", "profile"}
@@ -225,10 +240,18 @@ def load_config(path: str | os.PathLike) -> Cooperation:
 
 def _parse(r: _Reader, document: Any) -> Cooperation:
     top = r.mapping(document, "top level", _TOP_KEYS, {"cooperation", "municipalities"})
-    coop = r.mapping(top["cooperation"], "cooperation", _COOPERATION_KEYS,
-                     {"name", "country", "currency", "host"})
-    country = r.text(coop["country"], "cooperation.country", "|".join(COUNTRIES),
-                     f"one of {', '.join(COUNTRIES)}")
+    coop = r.mapping(
+        top["cooperation"],
+        "cooperation",
+        _COOPERATION_KEYS,
+        {"name", "country", "currency", "host"},
+    )
+    country = r.text(
+        coop["country"],
+        "cooperation.country",
+        "|".join(COUNTRIES),
+        f"one of {', '.join(COUNTRIES)}",
+    )
     targets = r.mapping(coop.get("targets") or {}, "cooperation.targets", _TARGET_KEYS, set())
     members = _members(r, top["municipalities"])
     host = r.text(coop["host"], "cooperation.host")
@@ -236,14 +259,17 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         raise r.fail("cooperation.host", f"{host!r} is not the id of a listed municipality")
     warehouse = r.path(top.get("warehouse", "warehouse/samkjop.duckdb"), "warehouse", False)
     snapshot_default = warehouse.with_name(warehouse.stem + ".snapshot.duckdb")
-    snapshot = (r.path(top["snapshot"], "snapshot", False) if "snapshot" in top
-                else snapshot_default)
+    snapshot = r.path(top["snapshot"], "snapshot", False) if "snapshot" in top else snapshot_default
     return Cooperation(
         config_path=r.config_path,
         name=r.text(coop["name"], "cooperation.name"),
         country=country,
-        currency=r.text(coop["currency"], "cooperation.currency", "[A-Z]{3}",
-                        "a 3-letter ISO 4217 code such as NOK"),
+        currency=r.text(
+            coop["currency"],
+            "cooperation.currency",
+            "[A-Z]{3}",
+            "a 3-letter ISO 4217 code such as NOK",
+        ),
         host=host,
         loyalty_target=_optional_fraction(r, targets, "loyalty"),
         coverage_target=_optional_fraction(r, targets, "coverage"),
@@ -299,8 +325,10 @@ def _duplicate_window_days(r: _Reader, value: Any) -> int:
     if value is None:
         return DEFAULT_DUPLICATE_WINDOW_DAYS
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
-        raise r.fail("cooperation.duplicate_window_days",
-                     f"{value!r} must be a whole number of days from 0 to 366")
+        raise r.fail(
+            "cooperation.duplicate_window_days",
+            f"{value!r} must be a whole number of days from 0 to 366",
+        )
     return value
 
 
@@ -316,8 +344,12 @@ def _members(r: _Reader, value: Any) -> tuple[Member, ...]:
     for i, item in enumerate(value):
         where = f"municipalities[{i}]"
         entry = r.mapping(item, where, _MEMBER_KEYS, {"id", "name"})
-        member_id = r.text(entry["id"], f"{where}.id", r"[A-Za-z0-9_-]{1,20}",
-                           "letters, digits, '-' or '_' (write numbers in quotes: \"5035\")")
+        member_id = r.text(
+            entry["id"],
+            f"{where}.id",
+            r"[A-Za-z0-9_-]{1,20}",
+            "letters, digits, '-' or '_' (write numbers in quotes: \"5035\")",
+        )
         if member_id == "ALL":
             raise r.fail(f"{where}.id", "'ALL' is reserved for the cooperation as a whole")
         if member_id in {m.id for m in members}:
@@ -328,8 +360,7 @@ def _members(r: _Reader, value: Any) -> tuple[Member, ...]:
         ):
             raise r.fail(f"{where}.population", f"{population!r} must be a whole number ≥ 0")
         spend = r.sources(entry["spend"], f"{where}.spend") if entry.get("spend") else ()
-        members.append(Member(member_id, r.text(entry["name"], f"{where}.name"), population,
-                              spend))
+        members.append(Member(member_id, r.text(entry["name"], f"{where}.name"), population, spend))
     return tuple(members)
 
 

@@ -95,8 +95,10 @@ class _Expressions:
         if rule.column:
             return self.column(rule.column)
         if rule.account_start:
-            return (f"nullif(substr({self.field('account')}, {rule.account_start}, "
-                    f"{rule.account_length}), '')")
+            return (
+                f"nullif(substr({self.field('account')}, {rule.account_start}, "
+                f"{rule.account_length}), '')"
+            )
         return "NULL"
 
     def amount(self) -> str:
@@ -108,8 +110,10 @@ class _Expressions:
             amount = f"({amount} - {self.vat()})"
         if rule.sign_column:
             negative = ", ".join(_sql_text(v.upper()) for v in rule.negative_values)
-            amount = (f"(CASE WHEN upper({self.column(rule.sign_column)}) IN ({negative}) "
-                      f"THEN -1 ELSE 1 END * {amount})")
+            amount = (
+                f"(CASE WHEN upper({self.column(rule.sign_column)}) IN ({negative}) "
+                f"THEN -1 ELSE 1 END * {amount})"
+            )
         return amount
 
     def optional_number(self, name: str, scale: int) -> str:
@@ -143,9 +147,7 @@ class _Expressions:
         return f"coalesce({self.field('municipality_id')}, {_sql_text(self.member_id)})"
 
     def raw_row(self) -> str:
-        pairs = ", ".join(
-            f"{_sql_text(name)}, c{i}" for i, name in enumerate(self.header.columns)
-        )
+        pairs = ", ".join(f"{_sql_text(name)}, c{i}" for i, name in enumerate(self.header.columns))
         return f"coalesce(_raw_text, cast(json_object({pairs}) as varchar))"
 
     def rejection_reason(self) -> str:
@@ -177,17 +179,21 @@ class _Expressions:
 
     def _optional_number_checks(self) -> list[str]:
         decimal = _sql_text(f" is not a number (decimal separator {self.profile.csv.decimal})")
-        return [f"WHEN {self.field(name)} IS NOT NULL AND {name} IS NULL THEN "
-                f"'{name} ' || {self._quoted(name)} || {decimal}"
-                for name in ("quantity", "unit_price")]
+        return [
+            f"WHEN {self.field(name)} IS NOT NULL AND {name} IS NULL THEN "
+            f"'{name} ' || {self._quoted(name)} || {decimal}"
+            for name in ("quantity", "unit_price")
+        ]
 
     def _vat_check(self) -> list[str]:
         if not self.profile.amount.vat_column:
             return []
         vat = self.column(self.profile.amount.vat_column)
         problem = _sql_text(f"VAT (column {self.profile.amount.vat_column!r}) is not a number")
-        return [f"WHEN {vat} IS NOT NULL AND "
-                f"try_cast({self.number_text(vat)} AS DECIMAL(18, 4)) IS NULL THEN {problem}"]
+        return [
+            f"WHEN {vat} IS NOT NULL AND "
+            f"try_cast({self.number_text(vat)} AS DECIMAL(18, 4)) IS NULL THEN {problem}"
+        ]
 
     def _describe(self, name: str) -> str:
         source = self.profile.fields[name]
@@ -209,11 +215,14 @@ def _check_columns(path: Path, profile: SourceProfile, header: CsvHeader) -> Non
         raise DeliveryRejected(f"{path.name}: column {duplicated[0]!r} appears twice")
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile,
-           header: CsvHeader) -> int:
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile, header: CsvHeader
+) -> int:
     columns = ", ".join(f"c{i} VARCHAR" for i in range(len(header.columns)))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
-                "_parse_error VARCHAR, _raw_text VARCHAR)")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
+        "_parse_error VARCHAR, _raw_text VARCHAR)"
+    )
     rows = 0
     for batch in reader_for(profile.format).iter_batches(path, profile, header):
         con.register("_batch", batch)
@@ -228,17 +237,20 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile,
 def _stage_org_numbers(con: duckdb.DuckDBPyConnection, expr: _Expressions, country: str) -> None:
     raw_values = [
         row[0]
-        for row in con.execute(f"SELECT DISTINCT {expr.field('supplier_org_no')} FROM {STAGE}")
-        .fetchall()
+        for row in con.execute(
+            f"SELECT DISTINCT {expr.field('supplier_org_no')} FROM {STAGE}"
+        ).fetchall()
         if row[0] is not None
     ]
     cleaned = [clean_org_no(value, country) for value in raw_values]
-    table = pa.table({
-        "raw": pa.array([c.raw for c in cleaned], pa.string()),
-        "org_no": pa.array([c.compact for c in cleaned], pa.string()),
-        "is_valid": pa.array([c.is_valid for c in cleaned], pa.bool_()),
-        "original": pa.array(raw_values, pa.string()),
-    })
+    table = pa.table(
+        {
+            "raw": pa.array([c.raw for c in cleaned], pa.string()),
+            "org_no": pa.array([c.compact for c in cleaned], pa.string()),
+            "is_valid": pa.array([c.is_valid for c in cleaned], pa.bool_()),
+            "original": pa.array(raw_values, pa.string()),
+        }
+    )
     con.register("_org_numbers", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _stage_org_numbers AS SELECT * FROM _org_numbers")
     con.unregister("_org_numbers")
@@ -246,8 +258,12 @@ def _stage_org_numbers(con: duckdb.DuckDBPyConnection, expr: _Expressions, count
 
 def _stage_art_mapping(con: duckdb.DuckDBPyConnection, profile: SourceProfile) -> None:
     pairs = profile.art.account_mapping
-    table = pa.table({"account": pa.array([a for a, _ in pairs], pa.string()),
-                      "art": pa.array([b for _, b in pairs], pa.string())})
+    table = pa.table(
+        {
+            "account": pa.array([a for a, _ in pairs], pa.string()),
+            "art": pa.array([b for _, b in pairs], pa.string()),
+        }
+    )
     con.register("_art_pairs", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _stage_art_map AS SELECT * FROM _art_pairs")
     con.unregister("_art_pairs")
@@ -255,8 +271,9 @@ def _stage_art_mapping(con: duckdb.DuckDBPyConnection, profile: SourceProfile) -
 
 def _read_header(path: Path, profile: SourceProfile) -> CsvHeader:
     if path.is_dir() and profile.format not in FOLDER_FORMATS:
-        raise DeliveryRejected(f"{path.name}: is a folder, but profile {profile.name!r} reads "
-                               f"{profile.format} files")
+        raise DeliveryRejected(
+            f"{path.name}: is a folder, but profile {profile.name!r} reads {profile.format} files"
+        )
     return reader_for(profile.format).read_header(path, profile)
 
 
@@ -269,33 +286,40 @@ def _checked_rows_sql(expr: _Expressions) -> str:
                 {expr.invoice_date()} AS invoice_date,
                 {expr.amount()} AS amount_excl_vat,
                 {expr.currency()} AS currency,
-                {expr.optional_number('quantity', 4)} AS quantity,
-                {expr.optional_number('unit_price', 6)} AS unit_price
+                {expr.optional_number("quantity", 4)} AS quantity,
+                {expr.optional_number("unit_price", 6)} AS unit_price
             FROM {STAGE}
         )
         SELECT *, {expr.rejection_reason()} AS _reason FROM typed
     """
 
 
-def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, delivery_id: str,
-                     source_file: str, sha: str, loaded_at: datetime, country: str) -> None:
+def _insert_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    expr: _Expressions,
+    delivery_id: str,
+    source_file: str,
+    sha: str,
+    loaded_at: datetime,
+    country: str,
+) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
     con.execute(
         f"""
         INSERT INTO raw.spend_lines
         SELECT
-            ?, s.municipality_id, {expr.field('invoice_id')}, {expr.field('line_no')},
+            ?, s.municipality_id, {expr.field("invoice_id")}, {expr.field("line_no")},
             s.invoice_date, o.raw, o.org_no, ?, coalesce(o.is_valid, false),
-            {expr.field('supplier_name')}, {expr.field('account')}, {expr.art()},
-            s.amount_excl_vat, s.currency, {expr.field('item_code')},
-            upper({expr.field('item_code_scheme')}), {expr.field('description')},
-            {expr.field('order_ref')}, {expr.field('contract_ref')},
+            {expr.field("supplier_name")}, {expr.field("account")}, {expr.art()},
+            s.amount_excl_vat, s.currency, {expr.field("item_code")},
+            upper({expr.field("item_code_scheme")}), {expr.field("description")},
+            {expr.field("order_ref")}, {expr.field("contract_ref")},
             ?, s._source_row, ?, ?,
-            {expr.field('department')}, {expr.field('seller_item_id')},
+            {expr.field("department")}, {expr.field("seller_item_id")},
             s.quantity, s.unit_price
         FROM _stage_checked AS s
-        LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field('supplier_org_no')}
-        LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field('account')}
+        LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
+        LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field("account")}
         WHERE s._reason IS NULL
         """,
         [delivery_id, country, source_file, sha, loaded_at],
@@ -311,8 +335,9 @@ def _insert_outcomes(con: duckdb.DuckDBPyConnection, expr: _Expressions, deliver
 
 
 def _recorded_status(con: duckdb.DuckDBPyConnection, delivery_id: str):
-    return con.execute("SELECT status, loaded_at FROM raw.deliveries WHERE delivery_id = ?",
-                       [delivery_id]).fetchone()
+    return con.execute(
+        "SELECT status, loaded_at FROM raw.deliveries WHERE delivery_id = ?", [delivery_id]
+    ).fetchone()
 
 
 def _already_delivered(con: duckdb.DuckDBPyConnection, member_id: str, sha: str):
@@ -323,8 +348,13 @@ def _already_delivered(con: duckdb.DuckDBPyConnection, member_id: str, sha: str)
     ).fetchone()
 
 
-def _record(con: duckdb.DuckDBPyConnection, member_id: str, profile: SourceProfile,
-            result: DeliveryResult, loaded_at: datetime) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    member_id: str,
+    profile: SourceProfile,
+    result: DeliveryResult,
+    loaded_at: datetime,
+) -> None:
     con.execute(
         """
         INSERT INTO raw.deliveries
@@ -333,14 +363,28 @@ def _record(con: duckdb.DuckDBPyConnection, member_id: str, profile: SourceProfi
                (SELECT max(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
                ?, ?, ?
         """,
-        [result.delivery_id, member_id, result.source_file, result.file_sha256, profile.name,
-         result.rows_read, result.rows_loaded, result.rows_rejected, result.amount_loaded,
-         result.delivery_id, result.delivery_id, result.status, result.message, loaded_at],
+        [
+            result.delivery_id,
+            member_id,
+            result.source_file,
+            result.file_sha256,
+            profile.name,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_rejected,
+            result.amount_loaded,
+            result.delivery_id,
+            result.delivery_id,
+            result.status,
+            result.message,
+            loaded_at,
+        ],
     )
 
 
-def _replace_earlier_deliveries(con: duckdb.DuckDBPyConnection, member_id: str,
-                                delivery_id: str, name: str, loaded_at: datetime) -> None:
+def _replace_earlier_deliveries(
+    con: duckdb.DuckDBPyConnection, member_id: str, delivery_id: str, name: str, loaded_at: datetime
+) -> None:
     """The correction rule: a new delivery replaces each earlier loaded delivery of the same
     member whose invoice dates all lie within the new delivery's first..last invoice date.
     The replaced rows stay in raw (for audit); dbt leaves them out of the figures."""
@@ -381,16 +425,26 @@ def load_spend_file(
     loaded_at = datetime.now()
     recorded = _recorded_status(con, delivery_id)
     if recorded and recorded[0] != "rejected":
-        return DeliveryResult(delivery_id, source_file, sha, "skipped_duplicate",
-                              f"already {recorded[0].replace('_', ' ')} at "
-                              f"{recorded[1]:%Y-%m-%d %H:%M}", recorded=False)
+        return DeliveryResult(
+            delivery_id,
+            source_file,
+            sha,
+            "skipped_duplicate",
+            f"already {recorded[0].replace('_', ' ')} at {recorded[1]:%Y-%m-%d %H:%M}",
+            recorded=False,
+        )
     if recorded:
         con.execute("DELETE FROM raw.deliveries WHERE delivery_id = ?", [delivery_id])
     earlier = _already_delivered(con, member_id, sha)
     if earlier:
-        result = DeliveryResult(delivery_id, source_file, sha, "skipped_duplicate",
-                                f"same content as {Path(earlier[0]).name}, loaded "
-                                f"{earlier[1]:%Y-%m-%d %H:%M}: not loaded twice")
+        result = DeliveryResult(
+            delivery_id,
+            source_file,
+            sha,
+            "skipped_duplicate",
+            f"same content as {Path(earlier[0]).name}, loaded "
+            f"{earlier[1]:%Y-%m-%d %H:%M}: not loaded twice",
+        )
         _record(con, member_id, profile, result, loaded_at)
         return result
     country = profile.country or cooperation_country
@@ -409,9 +463,15 @@ def load_spend_file(
         ).fetchone()
         rejected = rows_read - loaded
         result = DeliveryResult(
-            delivery_id, source_file, sha, "loaded",
+            delivery_id,
+            source_file,
+            sha,
+            "loaded",
             f"{loaded} rows loaded, {rejected} rejected" if rejected else f"{loaded} rows loaded",
-            rows_read, loaded, rejected, amount,
+            rows_read,
+            loaded,
+            rejected,
+            amount,
         )
         _record(con, member_id, profile, result, loaded_at)
         _replace_earlier_deliveries(con, member_id, delivery_id, path.name, loaded_at)

@@ -173,8 +173,10 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in RAW_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
         for column in _column_definitions(columns):
-            con.execute(f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS "
-                        f"{column.removesuffix(' NOT NULL')}")
+            con.execute(
+                f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS "
+                f"{column.removesuffix(' NOT NULL')}"
+            )
 
 
 def _column_definitions(columns: str) -> list[str]:
@@ -186,8 +188,11 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     """A short-lived connection: open, use, close. Never hold the warehouse open."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only,
-                         config={"memory_limit": os.environ.get(MEMORY_ENV_VAR, "4GB")})
+    con = duckdb.connect(
+        str(path),
+        read_only=read_only,
+        config={"memory_limit": os.environ.get(MEMORY_ENV_VAR, "4GB")},
+    )
     try:
         yield con
     finally:

@@ -89,20 +89,28 @@ class Oracle:
         arts = _csv_rows(self._reference("kostra_arts"))
         self.known_arts = {r["art"] for r in arts}
         self.influenceable_arts = {r["art"] for r in arts if r["is_influenceable"] == "true"}
-        self.excluded = {_org_no(r["supplier_org_no"]) for r in
-                         _csv_rows(self._reference("excluded_suppliers"))} - {None}
+        self.excluded = {
+            _org_no(r["supplier_org_no"]) for r in _csv_rows(self._reference("excluded_suppliers"))
+        } - {None}
         rules = _csv_rows(self._reference("classification_rules"))
-        self.item_rules = [(r["pattern"].replace(" ", "").split("-")[0], r["category_id"])
-                           for r in rules if r["rule_type"] == "item_code"]
+        self.item_rules = [
+            (r["pattern"].replace(" ", "").split("-")[0], r["category_id"])
+            for r in rules
+            if r["rule_type"] == "item_code"
+        ]
         self.item_rules.sort(key=lambda rule: -len(rule[0]))
-        self.supplier_rules = {_org_no(r["pattern"]): r["category_id"]
-                               for r in rules if r["rule_type"] == "supplier"}
+        self.supplier_rules = {
+            _org_no(r["pattern"]): r["category_id"] for r in rules if r["rule_type"] == "supplier"
+        }
         self.art_rules = {r["pattern"]: r["category_id"] for r in rules if r["rule_type"] == "art"}
         self.agreements = self._agreements()
         cooperation = self.config["cooperation"]
         configured = cooperation.get("thresholds")
-        self.thresholds = sorted(Decimal(t) for t in configured) if configured is not None \
+        self.thresholds = (
+            sorted(Decimal(t) for t in configured)
+            if configured is not None
             else [Decimal(t) for t in DEFAULT_THRESHOLDS.get(str(cooperation["country"]), ())]
+        )
         self.rejected_lines = 0
         self.lines = list(self._lines())
 
@@ -119,13 +127,17 @@ class Oracle:
             for path in sorted(glob.glob(str(self.root / entry["path"]))):
                 for r in _csv_rows(Path(path)):
                     split = [x.strip() for x in r["participants"].split(";") if x.strip()]
-                    agreements.append(Agreement(
-                        r["agreement_id"], r["scope"],
-                        {c.strip() for c in r["category_ids"].split(";") if c.strip()},
-                        {_org_no(s) for s in r["supplier_org_nos"].split(";")} - {None},
-                        set(self.members) if "*" in split else set(split),
-                        date.fromisoformat(r["valid_from"]), date.fromisoformat(r["valid_to"]),
-                    ))
+                    agreements.append(
+                        Agreement(
+                            r["agreement_id"],
+                            r["scope"],
+                            {c.strip() for c in r["category_ids"].split(";") if c.strip()},
+                            {_org_no(s) for s in r["supplier_org_nos"].split(";")} - {None},
+                            set(self.members) if "*" in split else set(split),
+                            date.fromisoformat(r["valid_from"]),
+                            date.fromisoformat(r["valid_to"]),
+                        )
+                    )
         return agreements
 
     # --- reading the deliveries with each profile ----------------------------------------
@@ -142,8 +154,11 @@ class Oracle:
         encoding = "utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding
         fields = profile["fields"]
         with open(path, encoding=encoding, newline="") as handle:
-            reader = csv.reader(handle, delimiter=dialect.get("delimiter", ","),
-                                quotechar=dialect.get("quotechar", '"'))
+            reader = csv.reader(
+                handle,
+                delimiter=dialect.get("delimiter", ","),
+                quotechar=dialect.get("quotechar", '"'),
+            )
             header = [h.strip() for h in next(reader)]
             for record in reader:
                 if not record:
@@ -199,11 +214,17 @@ class Oracle:
             account = value("account") or ""
             start = art_rule["from_account"]["start"]
             length = art_rule["from_account"].get("length", 3)
-            art = account[start - 1:start - 1 + length] or None
+            art = account[start - 1 : start - 1 + length] or None
         item = value("item_code")
-        return Line(member_id, day, amount, _org_no(value("supplier_org_no")), art,
-                    item.replace(" ", "").split("-")[0] if item else None,
-                    value("supplier_name"))
+        return Line(
+            member_id,
+            day,
+            amount,
+            _org_no(value("supplier_org_no")),
+            art,
+            item.replace(" ", "").split("-")[0] if item else None,
+            value("supplier_name"),
+        )
 
     # --- the rules -------------------------------------------------------------------------
     def category(self, line: Line) -> str:
@@ -226,22 +247,31 @@ class Oracle:
         category = self.category(line)
         result["influenceable_spend"] = amount
         result["unclassified_spend"] = amount if category == "unclassified" else zero
-        active = [a for a in self.agreements
-                  if category in a.categories and line.municipality_id in a.participants
-                  and a.valid_from <= line.day <= a.valid_to]
+        active = [
+            a
+            for a in self.agreements
+            if category in a.categories
+            and line.municipality_id in a.participants
+            and a.valid_from <= line.day <= a.valid_to
+        ]
         covered = bool(active)
-        on_agreement = covered and line.org_no is not None and any(
-            line.org_no in a.suppliers for a in active)
+        on_agreement = (
+            covered and line.org_no is not None and any(line.org_no in a.suppliers for a in active)
+        )
         result["covered_spend"] = amount if covered else zero
         result["on_agreement_spend"] = amount if on_agreement else zero
         for scope, prefix in zip(SCOPES, ("national", "shared", "local"), strict=True):
             scoped = [a for a in active if a.scope == scope]
             result[f"{prefix}_covered_spend"] = amount if scoped else zero
-            result[f"{prefix}_on_agreement_spend"] = amount if line.org_no and any(
-                line.org_no in a.suppliers for a in scoped) else zero
+            result[f"{prefix}_on_agreement_spend"] = (
+                amount if line.org_no and any(line.org_no in a.suppliers for a in scoped) else zero
+            )
         holds_agreement = line.org_no is not None and any(
-            line.org_no in a.suppliers and line.municipality_id in a.participants
-            and a.valid_from <= line.day <= a.valid_to for a in self.agreements)
+            line.org_no in a.suppliers
+            and line.municipality_id in a.participants
+            and a.valid_from <= line.day <= a.valid_to
+            for a in self.agreements
+        )
         result["supplier_agreement_spend"] = amount if holds_agreement else zero
         result["_category"] = category
         return result
@@ -286,22 +316,25 @@ class Oracle:
         if not self.lines:
             return {}
         monthly: dict[tuple[str, str, str], dict[int, Decimal]] = defaultdict(
-            lambda: defaultdict(Decimal))
+            lambda: defaultdict(Decimal)
+        )
         for line in self.lines:
             figures = self.figures(line)
             category = figures.get("_category")
             if category is None or figures["on_agreement_spend"] != 0:
                 continue  # not influenceable, or on agreement
             month = line.day.year * 12 + line.day.month - 1
-            monthly[(line.municipality_id, self.supplier_key(line), category)][month] += (
-                line.amount)
+            monthly[(line.municipality_id, self.supplier_key(line), category)][month] += line.amount
         months = [line.day.year * 12 + line.day.month - 1 for line in self.lines]
         first, last = min(months), max(months)
         flags = {}
         for (member, supplier, category), amounts in monthly.items():
+
             def trailing(month: int, amounts=amounts) -> Decimal:
-                return sum((amounts.get(m, Decimal(0)) for m in range(month - 11, month + 1)),
-                           Decimal(0))
+                return sum(
+                    (amounts.get(m, Decimal(0)) for m in range(month - 11, month + 1)), Decimal(0)
+                )
+
             for month in range(first, last + 1):
                 now, before = trailing(month), trailing(month - 1)
                 month_end = _month_end(month)
@@ -310,9 +343,11 @@ class Oracle:
                         flags[(member, supplier, category, month_end, threshold)] = {
                             "trailing_12m_spend": now,
                             "has_agreement_for_category": any(
-                                category in a.categories and member in a.participants
+                                category in a.categories
+                                and member in a.participants
                                 and a.valid_from <= month_end <= a.valid_to
-                                for a in self.agreements),
+                                for a in self.agreements
+                            ),
                         }
         return flags
 
@@ -334,10 +369,13 @@ def _with_ratios(values: dict) -> dict:
     v["coverage"] = _ratio(v.get("covered_spend", zero), v.get("influenceable_spend", zero))
     v["loyalty"] = _ratio(v.get("on_agreement_spend", zero), v.get("covered_spend", zero))
     if "shared_covered_spend" in v or "total_spend" in v:
-        v["shared_coverage"] = _ratio(v.get("shared_covered_spend", zero),
-                                      v.get("influenceable_spend", zero))
-        v["shared_loyalty"] = _ratio(v.get("shared_on_agreement_spend", zero),
-                                     v.get("shared_covered_spend", zero))
-        v["supplier_loyalty"] = _ratio(v.get("supplier_agreement_spend", zero),
-                                       v.get("influenceable_spend", zero))
+        v["shared_coverage"] = _ratio(
+            v.get("shared_covered_spend", zero), v.get("influenceable_spend", zero)
+        )
+        v["shared_loyalty"] = _ratio(
+            v.get("shared_on_agreement_spend", zero), v.get("shared_covered_spend", zero)
+        )
+        v["supplier_loyalty"] = _ratio(
+            v.get("supplier_agreement_spend", zero), v.get("influenceable_spend", zero)
+        )
     return v

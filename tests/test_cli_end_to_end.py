@@ -18,16 +18,27 @@ from tests.conftest import write_innherred
 from tests.oracle import Oracle
 
 AMOUNT_TOLERANCE = Decimal("0.01")
-AMOUNTS = ("total_spend", "influenceable_spend", "covered_spend", "on_agreement_spend",
-           "off_agreement_spend", "shared_covered_spend", "shared_on_agreement_spend",
-           "unclassified_spend")
+AMOUNTS = (
+    "total_spend",
+    "influenceable_spend",
+    "covered_spend",
+    "on_agreement_spend",
+    "off_agreement_spend",
+    "shared_covered_spend",
+    "shared_on_agreement_spend",
+    "unclassified_spend",
+)
 RATIOS = ("coverage", "loyalty", "shared_coverage", "shared_loyalty", "supplier_loyalty")
 
 
 def samkjop(*args: str) -> subprocess.CompletedProcess:
     """The installed console script, as a user runs it."""
-    return subprocess.run([str(Path(sys.executable).parent / "samkjop"), *args],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "samkjop"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def samkjop_here(capsys, *args: str) -> subprocess.CompletedProcess:
@@ -58,7 +69,8 @@ def _assert_same(actual: dict, expected: dict, columns: tuple[str, ...], key) ->
                 assert got == pytest.approx(want, abs=1e-9), f"{key} {column}"
         else:
             assert abs(Decimal(str(got or 0)) - (want or Decimal(0))) <= AMOUNT_TOLERANCE, (
-                f"{key} {column}: warehouse {got}, independent {want}")
+                f"{key} {column}: warehouse {got}, independent {want}"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +125,20 @@ def test_export_every_table(demo_run, tmp_path, fmt, capsys):
     config, _ = demo_run
     for table, spec in EXPORT_TABLES.items():
         member = ["--municipality", "5035"] if spec.per_municipality else []
-        result = samkjop_here(capsys, "export", table, "--config", str(config), "--format", fmt,
-                              "--out", str(tmp_path), *member, "--year", "2025")
+        result = samkjop_here(
+            capsys,
+            "export",
+            table,
+            "--config",
+            str(config),
+            "--format",
+            fmt,
+            "--out",
+            str(tmp_path),
+            *member,
+            "--year",
+            "2025",
+        )
         assert result.returncode == 0, result.stderr
         assert (tmp_path / f"{table}.{fmt}").stat().st_size > 0
         if fmt == "csv":
@@ -130,8 +154,19 @@ def test_export_every_table(demo_run, tmp_path, fmt, capsys):
 @pytest.mark.xdist_group("demo_run")
 def test_export_spend_lines_and_status(demo_run, tmp_path, capsys):
     config, _ = demo_run
-    result = samkjop_here(capsys, "export", "spend_lines", "--config", str(config), "--format", "parquet",
-                     "--out", str(tmp_path), "--year", "2024")
+    result = samkjop_here(
+        capsys,
+        "export",
+        "spend_lines",
+        "--config",
+        str(config),
+        "--format",
+        "parquet",
+        "--out",
+        str(tmp_path),
+        "--year",
+        "2024",
+    )
     assert result.returncode == 0, result.stderr
     years = duckdb.sql(f"SELECT DISTINCT year FROM '{tmp_path / 'spend_lines.parquet'}'").fetchall()
     assert years == [(2024,)]
@@ -142,8 +177,16 @@ def test_export_spend_lines_and_status(demo_run, tmp_path, capsys):
 @pytest.mark.xdist_group("demo_run")
 def test_export_errors_are_messages_not_tracebacks(demo_run, tmp_path):
     config, _ = demo_run
-    result = samkjop("export", "municipality_kpis", "--config", str(config), "--out",
-                     str(tmp_path), "--municipality", "9999")
+    result = samkjop(
+        "export",
+        "municipality_kpis",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path),
+        "--municipality",
+        "9999",
+    )
     assert result.returncode == 1
     assert "--municipality '9999' is not a member" in result.stderr
     assert "Traceback" not in result.stderr
@@ -155,16 +198,22 @@ def test_a_cooperation_in_the_standard_format_gives_the_brief_numbers(innherred_
     assert result.returncode == 0, result.stdout + result.stderr
     _check_against_oracle(config)
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
-    (kpis,) = _rows(snapshot, "SELECT * FROM marts.municipality_kpis "
-                              "WHERE municipality_id = '5037' AND year = 2024")
+    (kpis,) = _rows(
+        snapshot,
+        "SELECT * FROM marts.municipality_kpis WHERE municipality_id = '5037' AND year = 2024",
+    )
     # 1000 - 100 (credit note) on A1's supplier; 200.50 EUR × 11.50; 300 on A2; payroll excluded
     assert kpis["total_spend"] == Decimal("8505.75")
     assert kpis["influenceable_spend"] == Decimal("3505.75")
     assert kpis["covered_spend"] == Decimal("1200")  # F1 (A1, via CPV 302) + F3 (A2 from June)
     assert kpis["on_agreement_spend"] == Decimal("1200")
-    flags = {(r["supplier_key"], r["category_id"], r["month_end"].isoformat(), r["threshold"]):
-             (r["trailing_12m_spend"], r["has_agreement_for_category"])
-             for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")}
+    flags = {
+        (r["supplier_key"], r["category_id"], r["month_end"].isoformat(), r["threshold"]): (
+            r["trailing_12m_spend"],
+            r["has_agreement_for_category"],
+        )
+        for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")
+    }
     hansen = ("name:rørlegger hansen", "unclassified")  # no valid number; names as written vary
     assert flags == {
         # G2: covered by A2 (office supplies, 5037, to 2025-05-31) but not A2's supplier
@@ -182,19 +231,26 @@ def _check_against_oracle(config: Path) -> Oracle:
     oracle = Oracle(config)
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
     expected = oracle.municipality_kpis()
-    actual = {(r["municipality_id"], r["year"]): r
-              for r in _rows(snapshot, "SELECT * FROM marts.municipality_kpis")}
+    actual = {
+        (r["municipality_id"], r["year"]): r
+        for r in _rows(snapshot, "SELECT * FROM marts.municipality_kpis")
+    }
     assert set(actual) == set(expected)
     for key, row in actual.items():
         _assert_same(row, expected[key], AMOUNTS + RATIOS, key)
     expected_categories = oracle.category_kpis()
-    actual_categories = {(r["municipality_id"], r["year"], r["category_id"]): r
-                         for r in _rows(snapshot, "SELECT * FROM marts.category_kpis")}
+    actual_categories = {
+        (r["municipality_id"], r["year"], r["category_id"]): r
+        for r in _rows(snapshot, "SELECT * FROM marts.category_kpis")
+    }
     assert set(actual_categories) == set(expected_categories)
     for key, row in actual_categories.items():
-        _assert_same(row, expected_categories[key],
-                     ("influenceable_spend", "covered_spend", "on_agreement_spend", "coverage",
-                      "loyalty"), key)
+        _assert_same(
+            row,
+            expected_categories[key],
+            ("influenceable_spend", "covered_spend", "on_agreement_spend", "coverage", "loyalty"),
+            key,
+        )
     _check_threshold_flags(oracle, snapshot)
     return oracle
 
@@ -202,18 +258,27 @@ def _check_against_oracle(config: Path) -> Oracle:
 def _check_threshold_flags(oracle: Oracle, snapshot: Path) -> None:
     """Rule 9: every row of marts.threshold_flags, and no other, as the oracle reads it."""
     expected = oracle.threshold_flags()
-    actual = {(r["municipality_id"], r["supplier_key"], r["category_id"], r["month_end"],
-               Decimal(r["threshold"])): r
-              for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")}
+    actual = {
+        (
+            r["municipality_id"],
+            r["supplier_key"],
+            r["category_id"],
+            r["month_end"],
+            Decimal(r["threshold"]),
+        ): r
+        for r in _rows(snapshot, "SELECT * FROM marts.threshold_flags")
+    }
     missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
     assert not missing and not extra, (
         f"threshold_flags: {len(missing)} crossings only in the independent computation "
-        f"{missing[:5]}, {len(extra)} only in the warehouse {extra[:5]}")
+        f"{missing[:5]}, {len(extra)} only in the warehouse {extra[:5]}"
+    )
     for key, row in actual.items():
         want = expected[key]
         assert abs(row["trailing_12m_spend"] - want["trailing_12m_spend"]) <= AMOUNT_TOLERANCE, (
             f"{key} trailing_12m_spend: warehouse {row['trailing_12m_spend']}, "
-            f"independent {want['trailing_12m_spend']}")
+            f"independent {want['trailing_12m_spend']}"
+        )
         assert row["has_agreement_for_category"] is want["has_agreement_for_category"], key
 
 
@@ -224,11 +289,14 @@ def test_dashboard_renders_on_the_published_demo_snapshot(demo_run, monkeypatch)
     config, _ = demo_run
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(snapshot))
-    app = AppTest.from_file(str(Path(__file__).parents[1] / "dashboards" / "streamlit_app.py"),
-                            default_timeout=60).run()
+    app = AppTest.from_file(
+        str(Path(__file__).parents[1] / "dashboards" / "streamlit_app.py"), default_timeout=60
+    ).run()
     assert not app.exception
-    (kpis,) = _rows(snapshot, "SELECT loyalty FROM marts.municipality_kpis WHERE "
-                              "municipality_id = 'ALL' AND year = 2025")
+    (kpis,) = _rows(
+        snapshot,
+        "SELECT loyalty FROM marts.municipality_kpis WHERE municipality_id = 'ALL' AND year = 2025",
+    )
     shown = {metric.label: metric.value for metric in app.metric}
     assert shown["Agreement loyalty (avtalelojalitet)"] == f"{kpis['loyalty'] * 100:.1f} %"
 
@@ -238,10 +306,13 @@ def test_followup_page_renders_every_section_on_the_demo_snapshot(demo_run, monk
     from streamlit.testing.v1 import AppTest
 
     config, _ = demo_run
-    monkeypatch.setenv("SAMKJOP_SNAPSHOT",
-                       str(config.parent / "warehouse" / "samkjop.snapshot.duckdb"))
-    app = AppTest.from_file(str(Path(__file__).parents[1] / "dashboards" / "app_pages"
-                                / "followup.py"), default_timeout=60).run()
+    monkeypatch.setenv(
+        "SAMKJOP_SNAPSHOT", str(config.parent / "warehouse" / "samkjop.snapshot.duckdb")
+    )
+    app = AppTest.from_file(
+        str(Path(__file__).parents[1] / "dashboards" / "app_pages" / "followup.py"),
+        default_timeout=60,
+    ).run()
     assert not app.exception
     assert [w.value for w in app.warning] == []  # no mart or column missing
 
@@ -253,17 +324,24 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
     before = _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year")
     (config.parent / "spend_5037_2024-08.csv").write_text(
-        "invoice_id,amount\nX1,100\n", encoding="utf-8")  # not the standard format
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        "path: spend_5037.csv", "path: spend_5037*.csv"), encoding="utf-8")
+        "invoice_id,amount\nX1,100\n", encoding="utf-8"
+    )  # not the standard format
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("path: spend_5037.csv", "path: spend_5037*.csv"),
+        encoding="utf-8",
+    )
 
     second = samkjop("run", "--config", str(config))
 
     assert second.returncode == 2, second.stdout + second.stderr
     assert "spend_5037_2024-08.csv: missing required column 'municipality_id'" in second.stdout
-    assert _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year") == before
-    (delivery,) = _rows(snapshot, "SELECT * FROM marts.delivery_reconciliation "
-                                  "WHERE status = 'rejected'")
+    assert (
+        _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year")
+        == before
+    )
+    (delivery,) = _rows(
+        snapshot, "SELECT * FROM marts.delivery_reconciliation WHERE status = 'rejected'"
+    )
     assert delivery["source_file"].endswith("spend_5037_2024-08.csv")
     status = samkjop_here(capsys, "status", "--config", str(config))
     assert "rejected" in status.stdout and "missing required column" in status.stdout
@@ -279,22 +357,35 @@ def test_a_corrected_delivery_never_doubles_spend(innherred_run, tmp_path):
     corrected_dir.mkdir()
     # the same period, one amount corrected: F3 300.00 -> 350.00
     (corrected_dir / "spend_5037_v2.csv").write_text(
-        original.replace("974760673,Kontor AS,11500,115,300.00", "974760673,Kontor AS,11500,115,350.00"),
-        encoding="utf-8")
+        original.replace(
+            "974760673,Kontor AS,11500,115,300.00", "974760673,Kontor AS,11500,115,350.00"
+        ),
+        encoding="utf-8",
+    )
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace(
-        "        profile: canonical\n",
-        "        profile: canonical\n      - path: corrections/*.csv\n        profile: canonical\n",
-        1) if "corrections" not in text else text, encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "        profile: canonical\n",
+            "        profile: canonical\n      - path: corrections/*.csv\n        profile: canonical\n",
+            1,
+        )
+        if "corrections" not in text
+        else text,
+        encoding="utf-8",
+    )
     assert "corrections/*.csv" in config.read_text(encoding="utf-8")
 
     result = samkjop("run", "--config", str(config))
 
     assert result.returncode in (0, 2), result.stdout + result.stderr
-    (kpis,) = _rows(snapshot, "SELECT * FROM marts.municipality_kpis "
-                              "WHERE municipality_id = '5037' AND year = 2024")
+    (kpis,) = _rows(
+        snapshot,
+        "SELECT * FROM marts.municipality_kpis WHERE municipality_id = '5037' AND year = 2024",
+    )
     assert kpis["total_spend"] == Decimal("8555.75")  # 8505.75 + 50, not doubled
-    statuses = {Path(r["source_file"]).name: r["status"] for r in _rows(
-        snapshot, "SELECT source_file, status FROM marts.delivery_reconciliation")}
+    statuses = {
+        Path(r["source_file"]).name: r["status"]
+        for r in _rows(snapshot, "SELECT source_file, status FROM marts.delivery_reconciliation")
+    }
     assert statuses["spend_5037.csv"] == "replaced"
     assert statuses["spend_5037_v2.csv"] == "loaded"

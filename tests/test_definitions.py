@@ -23,22 +23,48 @@ def definitions(config_path) -> dg.Definitions:
 def test_asset_graph(definitions):
     graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    raw = {"raw/spend_lines", "raw/rejected_rows", "raw/deliveries", "raw/agreements",
-           "raw/agreement_categories", "raw/agreement_suppliers", "raw/agreement_participants",
-           "raw/municipalities", "raw/cooperation", "raw/taxonomy", "raw/classification_rules",
-           "raw/exchange_rates", "raw/excluded_suppliers", "raw/kostra_arts"}
-    marts = {f"marts/{name}" for name in (
-             "fct_spend_lines", "kpis_by_period", "municipality_kpis", "category_kpis",
-             "off_agreement_suppliers", "rejected_rows", "delivery_reconciliation",
-             "dim_municipalities", "dim_categories", "dim_agreements", "cooperation")}
+    raw = {
+        "raw/spend_lines",
+        "raw/rejected_rows",
+        "raw/deliveries",
+        "raw/agreements",
+        "raw/agreement_categories",
+        "raw/agreement_suppliers",
+        "raw/agreement_participants",
+        "raw/municipalities",
+        "raw/cooperation",
+        "raw/taxonomy",
+        "raw/classification_rules",
+        "raw/exchange_rates",
+        "raw/excluded_suppliers",
+        "raw/kostra_arts",
+    }
+    marts = {
+        f"marts/{name}"
+        for name in (
+            "fct_spend_lines",
+            "kpis_by_period",
+            "municipality_kpis",
+            "category_kpis",
+            "off_agreement_suppliers",
+            "rejected_rows",
+            "delivery_reconciliation",
+            "dim_municipalities",
+            "dim_categories",
+            "dim_agreements",
+            "cooperation",
+        )
+    }
     assert raw <= keys
     assert marts <= keys
     assert "published_snapshot" in keys
-    publish_parents = {k.to_user_string() for k in
-                       graph.get(dg.AssetKey("published_snapshot")).parent_keys}
+    publish_parents = {
+        k.to_user_string() for k in graph.get(dg.AssetKey("published_snapshot")).parent_keys
+    }
     assert marts <= publish_parents
-    spend_children = {k.to_user_string() for k in
-                      graph.get(dg.AssetKey(["raw", "spend_lines"])).child_keys}
+    spend_children = {
+        k.to_user_string() for k in graph.get(dg.AssetKey(["raw", "spend_lines"])).child_keys
+    }
     assert spend_children  # the staging model reads it
 
 

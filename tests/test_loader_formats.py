@@ -18,8 +18,10 @@ from pipelines.warehouse import create_raw_schema
 from tests.conftest import write
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-UBL = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-       "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"}
+UBL = {
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+}
 
 
 @pytest.fixture
@@ -47,25 +49,36 @@ def test_a_folder_of_official_e_invoices_is_one_delivery_with_every_line(con, tm
     assert result.status == "loaded", result.message
     assert result.rows_rejected == 0
     assert result.rows_read == result.rows_loaded
-    by_invoice = dict(con.execute(
-        "SELECT source_file || ':' || invoice_id, sum(amount_excl_vat) FROM raw.spend_lines "
-        "GROUP BY ALL").fetchall())
+    by_invoice = dict(
+        con.execute(
+            "SELECT source_file || ':' || invoice_id, sum(amount_excl_vat) FROM raw.spend_lines "
+            "GROUP BY ALL"
+        ).fetchall()
+    )
     assert sum(by_invoice.values()) == sum(_stated_line_total(p) for p in examples)
-    row = con.execute("SELECT supplier_org_no, is_supplier_org_no_valid, item_code, "
-                      "item_code_scheme FROM raw.spend_lines WHERE invoice_id = 'TOSL108' "
-                      "AND line_no = '1'").fetchone()
+    row = con.execute(
+        "SELECT supplier_org_no, is_supplier_org_no_valid, item_code, "
+        "item_code_scheme FROM raw.spend_lines WHERE invoice_id = 'TOSL108' "
+        "AND line_no = '1'"
+    ).fetchone()
     assert row == ("123456785", True, "65434568", "CPV")
     # price control fields: seller's item id, quantity, net unit price, buyer reference
-    price_fields = ("SELECT seller_item_id, quantity, unit_price, department FROM raw.spend_lines"
-                    " WHERE invoice_id = ? AND line_no = ?")
+    price_fields = (
+        "SELECT seller_item_id, quantity, unit_price, department FROM raw.spend_lines"
+        " WHERE invoice_id = ? AND line_no = ?"
+    )
     assert con.execute(price_fields, ["TOSL108", "5"]).fetchone() == (
-        "JB011", Decimal("250"), Decimal("0.75"), "3150bdn")
+        "JB011",
+        Decimal("250"),
+        Decimal("0.75"),
+        "3150bdn",
+    )
     # Allowance-example.xml (the folder's first file) line 2: PriceAmount 200 per
     # BaseQuantity 2 -> 100 per unit
     assert con.execute(
         "SELECT invoice_id, line_no, seller_item_id, quantity, unit_price FROM raw.spend_lines "
-        "WHERE source_row = 2").fetchone() == (
-        "Snippet1", "2", "97iugug876", Decimal("10"), Decimal("100"))
+        "WHERE source_row = 2"
+    ).fetchone() == ("Snippet1", "2", "97iugug876", Decimal("10"), Decimal("100"))
 
 
 def test_a_credit_note_reduces_spend(con, tmp_path):
@@ -73,9 +86,9 @@ def test_a_credit_note_reduces_spend(con, tmp_path):
     result = load_spend_file(con, path, "5035", load_profile("ehf", tmp_path), "NO", "NOK")
     assert result.amount_loaded == _stated_line_total(path) < 0
     # the quantity carries the credit's sign, the unit price stays positive
-    assert con.execute("SELECT quantity, unit_price FROM raw.spend_lines ORDER BY source_row"
-                       ).fetchall() == [(Decimal("-7"), Decimal("400")),
-                                        (Decimal("3"), Decimal("500"))]
+    assert con.execute(
+        "SELECT quantity, unit_price FROM raw.spend_lines ORDER BY source_row"
+    ).fetchall() == [(Decimal("-7"), Decimal("400")), (Decimal("3"), Decimal("500"))]
 
 
 def test_official_saft_example_loads_its_supplier_postings(con, tmp_path):
@@ -86,11 +99,14 @@ def test_official_saft_example_loads_its_supplier_postings(con, tmp_path):
 
 
 def test_a_hostile_xml_file_is_rejected_with_a_reason(con, tmp_path):
-    path = write(tmp_path / "evil.xml", """
+    path = write(
+        tmp_path / "evil.xml",
+        """
         <?xml version="1.0"?>
         <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
         <Invoice>&lol2;</Invoice>
-    """)
+    """,
+    )
     result = load_spend_file(con, path, "5035", load_profile("ehf", tmp_path), "NO", "NOK")
     assert result.status == "rejected" and "evil.xml" in result.message
 
@@ -107,7 +123,11 @@ def test_excel_named_sheet_with_header_offset(con, tmp_path):
     sheet.append(["B3", dt.datetime(2024, 5, 4), "923609016", "12000", "tolv"])
     path = tmp_path / "mai.xlsx"
     workbook.save(path)
-    profile = load_profile("x.yaml", write(tmp_path / "x.yaml", """
+    profile = load_profile(
+        "x.yaml",
+        write(
+            tmp_path / "x.yaml",
+            """
         profile: test-xlsx
         format: xlsx
         xlsx: {sheet: Fakturaer, header_row: 3, date_formats: ["%d.%m.%Y"]}
@@ -118,11 +138,14 @@ def test_excel_named_sheet_with_header_offset(con, tmp_path):
           account: {column: Konto}
           amount_excl_vat: {column: Beløp}
         art: {from_account: {start: 1, length: 3}}
-    """).parent)
+    """,
+        ).parent,
+    )
     result = load_spend_file(con, path, "5035", profile, "NO", "NOK")
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
-    assert con.execute("SELECT invoice_date, art, amount_excl_vat FROM raw.spend_lines "
-                       "ORDER BY source_row").fetchall() == [
+    assert con.execute(
+        "SELECT invoice_date, art, amount_excl_vat FROM raw.spend_lines ORDER BY source_row"
+    ).fetchall() == [
         (dt.date(2024, 5, 2), "115", Decimal("1234.5")),
         (dt.date(2024, 5, 3), "120", Decimal("-99")),
     ]
@@ -130,6 +153,7 @@ def test_excel_named_sheet_with_header_offset(con, tmp_path):
 
 def test_a_folder_for_a_file_format_is_rejected(con, tmp_path):
     (tmp_path / "folder").mkdir()
-    result = load_spend_file(con, tmp_path / "folder", "5035", load_profile("canonical", tmp_path),
-                             "NO", "NOK")
+    result = load_spend_file(
+        con, tmp_path / "folder", "5035", load_profile("canonical", tmp_path), "NO", "NOK"
+    )
     assert result.status == "rejected" and "is a folder" in result.message

@@ -124,8 +124,9 @@ def test_every_row_is_loaded_or_rejected_and_the_sums_reconcile(
 
 
 def test_mapped_arts_are_kostra_arts():
-    with open(PROJECT_ROOT / "dbt_project" / "seeds" / "kostra_arts.csv",
-              encoding="utf-8", newline="") as handle:
+    with open(
+        PROJECT_ROOT / "dbt_project" / "seeds" / "kostra_arts.csv", encoding="utf-8", newline=""
+    ) as handle:
         arts = {row["art"] for row in csv.DictReader(handle)}
     for profile_name, _ in COUNCILS.values():
         mapping = load_profile(profile_name, PROJECT_ROOT).art.account_mapping

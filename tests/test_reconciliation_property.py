@@ -18,23 +18,28 @@ from tests.conftest import CANONICAL_HEADER
 
 GOOD = "5035,F{n},1,2024-03-05,923609016,Data AS,11500,115,{amount},NOK,,,,,"
 DAMAGE = [
-    "5035,F{n},1,2024-02-30,923609016,Data AS,11500,115,10.00,NOK,,,,,",   # impossible date
-    "5035,F{n},1,2024-03-05,923609016,Data AS,11500,115,ti,NOK,,,,,",      # not a number
-    "5035,,1,2024-03-05,923609016,Data AS,11500,115,10.00,NOK,,,,,",       # missing invoice id
-    "5035,F{n},1,2024-03-05",                                              # too few fields
-    "5035,F{n},1,2024-03-05,1,2,3,4,5,6,7,8,9,10,11,12",                   # too many fields
-    "5032,F{n},1,2024-03-05,923609016,Data AS,11500,115,10.00,NOK,,,,,",   # another member
+    "5035,F{n},1,2024-02-30,923609016,Data AS,11500,115,10.00,NOK,,,,,",  # impossible date
+    "5035,F{n},1,2024-03-05,923609016,Data AS,11500,115,ti,NOK,,,,,",  # not a number
+    "5035,,1,2024-03-05,923609016,Data AS,11500,115,10.00,NOK,,,,,",  # missing invoice id
+    "5035,F{n},1,2024-03-05",  # too few fields
+    "5035,F{n},1,2024-03-05,1,2,3,4,5,6,7,8,9,10,11,12",  # too many fields
+    "5032,F{n},1,2024-03-05,923609016,Data AS,11500,115,10.00,NOK,,,,,",  # another member
     '5035,F{n},1,2024-03-05,923609016,"Quoted, ""name""\nwith newline",11500,115,1.5,NOK,,,,,',
-    "5035,F{n},1,2024-03-05,12345,Bad orgno,11500,999,7.25,NOK,,,,,",      # loads, unverified
+    "5035,F{n},1,2024-03-05,12345,Bad orgno,11500,999,7.25,NOK,,,,,",  # loads, unverified
     "5035,F{n},1,2024-03-05,923609016,Data AS,11500,115,10.00,kroner,,,,,",  # bad currency
 ]
 rows = st.lists(
     st.one_of(
-        st.tuples(st.just("good"), st.decimals(min_value=-10**6, max_value=10**6, places=2,
-                                               allow_nan=False, allow_infinity=False)),
+        st.tuples(
+            st.just("good"),
+            st.decimals(
+                min_value=-(10**6), max_value=10**6, places=2, allow_nan=False, allow_infinity=False
+            ),
+        ),
         st.tuples(st.just("damage"), st.integers(0, len(DAMAGE) - 1)),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -57,12 +62,15 @@ def test_reconciliation_holds_on_damaged_deliveries(generated):
         con = duckdb.connect(str(folder_path / "w.duckdb"))
         try:
             create_raw_schema(con)
-            result = load_spend_file(con, path, "5035", load_profile("canonical", folder_path),
-                                     "NO", "NOK")
-            loaded = con.execute("SELECT count(*), coalesce(sum(amount_excl_vat), 0) "
-                                 "FROM raw.spend_lines").fetchone()
-            rejected = con.execute("SELECT count(*), count(reason) FROM raw.rejected_rows"
-                                   ).fetchone()
+            result = load_spend_file(
+                con, path, "5035", load_profile("canonical", folder_path), "NO", "NOK"
+            )
+            loaded = con.execute(
+                "SELECT count(*), coalesce(sum(amount_excl_vat), 0) FROM raw.spend_lines"
+            ).fetchone()
+            rejected = con.execute(
+                "SELECT count(*), count(reason) FROM raw.rejected_rows"
+            ).fetchone()
         finally:
             con.close()
     assert result.status == "loaded"

@@ -20,8 +20,10 @@ ROWS = """
 
 
 def _register(config: Path, a1: str, a2: str = "") -> Path:
-    write(config.parent / "agreements.csv",
-          AGREEMENTS_HEADER + ",estimated_annual_volume\n" + ROWS.format(a1=a1, a2=a2))
+    write(
+        config.parent / "agreements.csv",
+        AGREEMENTS_HEADER + ",estimated_annual_volume\n" + ROWS.format(a1=a1, a2=a2),
+    )
     return config
 
 
@@ -30,8 +32,10 @@ def test_volume_is_loaded_into_the_last_column(innherred: Path) -> None:
     con = duckdb.connect()
     create_raw_schema(con)
     load_agreements(con, cooperation)
-    rows = con.execute("SELECT agreement_id, provision_rate, estimated_annual_volume "
-                       "FROM raw.agreements ORDER BY agreement_id").fetchall()
+    rows = con.execute(
+        "SELECT agreement_id, provision_rate, estimated_annual_volume "
+        "FROM raw.agreements ORDER BY agreement_id"
+    ).fetchall()
     assert rows == [("A1", Decimal("0.022500"), Decimal("2500000.5000")), ("A2", None, None)]
 
 
@@ -42,14 +46,18 @@ def test_register_without_the_column_still_loads(innherred: Path) -> None:
     assert [row[-1] for row in tables.agreements] == [None, None]
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("2 500 000 kr", "is not a number"),
-    ("-1000", "is not an amount from 0"),
-    ("NaN", "is not an amount from 0"),
-    ("1e20", "is not an amount from 0"),
-])
-def test_bad_volume_stops_the_run_naming_row_and_column(innherred: Path, value: str,
-                                                         problem: str) -> None:
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("2 500 000 kr", "is not a number"),
+        ("-1000", "is not an amount from 0"),
+        ("NaN", "is not an amount from 0"),
+        ("1e20", "is not an amount from 0"),
+    ],
+)
+def test_bad_volume_stops_the_run_naming_row_and_column(
+    innherred: Path, value: str, problem: str
+) -> None:
     cooperation = load_config(_register(innherred, "1000", value))
     with pytest.raises(RegisterError) as error:
         read_agreements(cooperation)

@@ -26,7 +26,9 @@ def test_reference_defaults_apply_when_not_configured(innherred: Path):
     cooperation = load_config(write(innherred, text))
     assert cooperation.reference_file("taxonomy").name == "taxonomy.csv"
     assert cooperation.reference_file("taxonomy") == DBT_PROJECT_DIR / "seeds" / "taxonomy.csv"
-    assert cooperation.reference_file("kostra_arts") == DBT_PROJECT_DIR / "seeds" / "kostra_arts.csv"
+    assert (
+        cooperation.reference_file("kostra_arts") == DBT_PROJECT_DIR / "seeds" / "kostra_arts.csv"
+    )
     assert cooperation.reference_overrides == ["classification_rules"]
 
 
@@ -34,19 +36,28 @@ def test_reference_defaults_apply_when_not_configured(innherred: Path):
     ("old", "new", "message"),
     [
         ("municipalities:", "municipalites:", "top level: unknown key 'municipalites'"),
-        ("  host: \"5037\"", "  host: \"9999\"", "cooperation.host: '9999' is not the id"),
+        ('  host: "5037"', '  host: "9999"', "cooperation.host: '9999' is not the id"),
         ("loyalty: 0.8", "loyalty: 80", "cooperation.targets.loyalty: 80 must be a fraction"),
         ("  country: NO", "  country: XX", "cooperation.country: 'XX' is not valid"),
         ("  currency: NOK", "  currency: kroner", "cooperation.currency: 'kroner' is not valid"),
         ("population: 20500", "population: many", "municipalities[0].population"),
-        ("  targets:", "  duplicate_window_days: -1\n  targets:",
-         "cooperation.duplicate_window_days: -1 must be a whole number of days"),
-        ("path: spend_5037.csv", "path: missing.csv",
-         "municipalities[0].spend[0].path: file not found"),
+        (
+            "  targets:",
+            "  duplicate_window_days: -1\n  targets:",
+            "cooperation.duplicate_window_days: -1 must be a whole number of days",
+        ),
+        (
+            "path: spend_5037.csv",
+            "path: missing.csv",
+            "municipalities[0].spend[0].path: file not found",
+        ),
         ("  taxonomy: taxonomy.csv", "  taxonomy: nowhere.csv", "reference.taxonomy: file not"),
         ("  taxonomy: taxonomy.csv", "  colours: c.csv", "reference: unknown key 'colours'"),
-        ("    profile: canonical\nmunicipalities", "municipalities",
-         "agreements[0]: required key 'profile' is missing"),
+        (
+            "    profile: canonical\nmunicipalities",
+            "municipalities",
+            "agreements[0]: required key 'profile' is missing",
+        ),
     ],
 )
 def test_bad_configuration_names_the_key(innherred: Path, old: str, new: str, message: str):
@@ -73,7 +84,8 @@ def test_price_lists_and_price_tolerance(innherred: Path):
     assert (cooperation.price_lists, cooperation.price_tolerance) == ((), 0.02)
     write(innherred.parent / "prices_2024.csv", "agreement_id\n")
     text = CONFIG.replace("  targets:", "  price_tolerance: 0.05\n  targets:").replace(
-        "municipalities:", "price_lists:\n  - path: prices_*.csv\nmunicipalities:", 1)
+        "municipalities:", "price_lists:\n  - path: prices_*.csv\nmunicipalities:", 1
+    )
     cooperation = load_config(write(innherred, text))
     assert cooperation.price_tolerance == 0.05
     (source,) = cooperation.price_lists

@@ -57,18 +57,33 @@ _MAX_MARKDOWN_LINES = 60
 
 # dtype names GX's ExpectColumnValuesToBeInTypeList resolves for pandas (numpy dtype names,
 # pandas extension dtype class names, python type names for object columns).
-_INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-         "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "int"]
+_INTS = [
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "Int8Dtype",
+    "Int16Dtype",
+    "Int32Dtype",
+    "Int64Dtype",
+    "int",
+]
 TYPE_LISTS: dict[str, list[str]] = {
-    "date": ["datetime64[s]", "datetime64[ms]", "datetime64[us]", "datetime64[ns]",
-             "Timestamp"],
-    "number": _INTS + ["float16", "float32", "float64", "Float32Dtype", "Float64Dtype",
-                       "float"],
+    "date": ["datetime64[s]", "datetime64[ms]", "datetime64[us]", "datetime64[ns]", "Timestamp"],
+    "number": _INTS + ["float16", "float32", "float64", "Float32Dtype", "Float64Dtype", "float"],
     "integer": _INTS,
     "boolean": ["bool", "BooleanDtype"],
 }
-_TYPE_WORDS = {"date": "a date", "number": "a number", "integer": "an integer",
-               "boolean": "a boolean"}
+_TYPE_WORDS = {
+    "date": "a date",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+}
 
 _NOT_NULL = "expect_column_values_to_not_be_null"
 _REGEX = "expect_column_values_to_match_regex"
@@ -122,14 +137,21 @@ def _expectations(column: ContractColumn) -> list[Any]:
     if column.required:
         made.append(gxe.ExpectColumnValuesToNotBeNull(column=name))
     if column.pattern:
-        made.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.pattern,
-                                                       mostly=1.0))
+        made.append(
+            gxe.ExpectColumnValuesToMatchRegex(column=name, regex=column.pattern, mostly=1.0)
+        )
     if column.valid_values:
-        made.append(gxe.ExpectColumnValuesToBeInSet(
-            column=name, value_set=_typed_values(column), mostly=1.0))
+        made.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=name, value_set=_typed_values(column), mostly=1.0
+            )
+        )
     if column.logical_type in TYPE_LISTS:
-        made.append(gxe.ExpectColumnValuesToBeInTypeList(
-            column=name, type_list=TYPE_LISTS[column.logical_type]))
+        made.append(
+            gxe.ExpectColumnValuesToBeInTypeList(
+                column=name, type_list=TYPE_LISTS[column.logical_type]
+            )
+        )
     return made
 
 
@@ -147,8 +169,9 @@ def _cached_suite(dataset: str, columns: tuple[str, ...]) -> gx.ExpectationSuite
 
 def _checked_columns(dataset: str, available: Iterable[str], skip: Iterable[str]) -> tuple:
     present, skipped = set(available), set(skip)
-    return tuple(c.name for c in contract_columns(dataset)
-                 if c.name in present and c.name not in skipped)
+    return tuple(
+        c.name for c in contract_columns(dataset) if c.name in present and c.name not in skipped
+    )
 
 
 # --- one GX context per process --------------------------------------------------------------
@@ -173,11 +196,14 @@ def _batch_definition() -> BatchDefinition:
                 ProgressBarsConfig,
             )
 
-            context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False),  # no tqdm in Dagster logs
-            ))
+            context = gx.get_context(
+                mode="ephemeral",
+                project_config=DataContextConfig(
+                    store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                    analytics_enabled=False,
+                    progress_bars=ProgressBarsConfig(globally=False),  # no tqdm in Dagster logs
+                ),
+            )
             source = context.data_sources.add_pandas(name="samkjop_ingestion")
             asset = source.add_dataframe_asset(name="frame")
             _BATCH_DEFINITION = asset.add_batch_definition_whole_dataframe("whole_frame")
@@ -187,8 +213,9 @@ def _batch_definition() -> BatchDefinition:
 def _run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> Any:
     with _LOCK:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(suite, result_format={"result_format": "SUMMARY",
-                                                    "partial_unexpected_count": _EXAMPLES})
+        return batch.validate(
+            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES}
+        )
 
 
 # --- combining chunk results -----------------------------------------------------------------
@@ -237,8 +264,11 @@ class _Tally:
     def success(self) -> bool:
         if self.errors or self.wrong_dtype:
             return False  # an exception, or the column's dtype is wrong
-        denominator = (self.element_count if self.kind == _NOT_NULL
-                       else self.element_count - self.missing_count)
+        denominator = (
+            self.element_count
+            if self.kind == _NOT_NULL
+            else self.element_count - self.missing_count
+        )
         if not denominator:
             return True
         mostly = self.kwargs.get("mostly", 1.0)
@@ -250,8 +280,10 @@ class _Tally:
             return f"{column}: {self.kind} could not be evaluated: {self.errors[0]}"
         if self.wrong_dtype:
             observed = ", ".join(map(str, self.observed)) or "unknown"
-            return (f"{column}: the values are of type {observed}, not {self._type_word()} "
-                    "(expect type in list)")
+            return (
+                f"{column}: the values are of type {observed}, not {self._type_word()} "
+                "(expect type in list)"
+            )
         count = f"{self.unexpected_count} of {self.element_count} values"
         if self.kind == _NOT_NULL:
             text = f"{column}: {count} are missing (expect not null)"
@@ -299,13 +331,20 @@ def _key(config: Any) -> str:
     return config.type + json.dumps(kwargs, sort_keys=True, default=str)
 
 
-def _validate_chunks(chunks: Iterable[pd.DataFrame], suite: gx.ExpectationSuite, *,
-                     dataset: str, subject: str, row_label: str) -> ContractCheck:
+def _validate_chunks(
+    chunks: Iterable[pd.DataFrame],
+    suite: gx.ExpectationSuite,
+    *,
+    dataset: str,
+    subject: str,
+    row_label: str,
+) -> ContractCheck:
     tallies: dict[str, _Tally] = {}
     for expectation in suite.expectations:
         config = expectation.configuration
-        tallies[_key(config)] = _Tally(config.type, config.kwargs.get("column", ""),
-                                       dict(config.kwargs))
+        tallies[_key(config)] = _Tally(
+            config.type, config.kwargs.get("column", ""), dict(config.kwargs)
+        )
     rows = 0
     for chunk in chunks:
         rows += len(chunk)
@@ -314,8 +353,10 @@ def _validate_chunks(chunks: Iterable[pd.DataFrame], suite: gx.ExpectationSuite,
         outcome = _run_suite(chunk, suite)
         for result in outcome.results:
             config = result.expectation_config
-            tally = tallies.setdefault(_key(config), _Tally(
-                config.type, config.kwargs.get("column", ""), dict(config.kwargs)))
+            tally = tallies.setdefault(
+                _key(config),
+                _Tally(config.type, config.kwargs.get("column", ""), dict(config.kwargs)),
+            )
             tally.add(result, len(chunk))
     failed = [t for t in tallies.values() if not t.success]
     return ContractCheck(
@@ -332,8 +373,9 @@ def _validate_chunks(chunks: Iterable[pd.DataFrame], suite: gx.ExpectationSuite,
 # --- public entry points ---------------------------------------------------------------------
 
 
-def validate_frame(frame: pd.DataFrame, dataset: str, *, skip: Iterable[str] = (),
-                   subject: str | None = None) -> ContractCheck:
+def validate_frame(
+    frame: pd.DataFrame, dataset: str, *, skip: Iterable[str] = (), subject: str | None = None
+) -> ContractCheck:
     """Check one in-memory frame against the contract `dataset`.
 
     The frame's columns carry the contract's names; only the contract columns it has are
@@ -347,21 +389,31 @@ def validate_frame(frame: pd.DataFrame, dataset: str, *, skip: Iterable[str] = (
     if marker and marker in frame.columns:
         skipped |= set(LOADED_SKIPPED_COLUMNS.get(dataset, ()))
     columns = _checked_columns(dataset, frame.columns, skipped)
-    return _validate_chunks([frame.loc[:, list(columns)]], _cached_suite(dataset, columns),
-                            dataset=dataset, subject=subject or f"{dataset} frame",
-                            row_label="row")
+    return _validate_chunks(
+        [frame.loc[:, list(columns)]],
+        _cached_suite(dataset, columns),
+        dataset=dataset,
+        subject=subject or f"{dataset} frame",
+        row_label="row",
+    )
 
 
-def validate_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, *,
-                      chunk_rows: int = DEFAULT_CHUNK_ROWS) -> ContractCheck:
+def validate_delivery(
+    con: duckdb.DuckDBPyConnection, delivery_id: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> ContractCheck:
     """Check one loaded spend delivery (all rows of raw.spend_lines with `delivery_id`)."""
-    return validate_deliveries(con, [delivery_id], chunk_rows=chunk_rows,
-                               subject=f"delivery {delivery_id}")
+    return validate_deliveries(
+        con, [delivery_id], chunk_rows=chunk_rows, subject=f"delivery {delivery_id}"
+    )
 
 
-def validate_deliveries(con: duckdb.DuckDBPyConnection, delivery_ids: Sequence[str], *,
-                        chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                        subject: str | None = None) -> ContractCheck:
+def validate_deliveries(
+    con: duckdb.DuckDBPyConnection,
+    delivery_ids: Sequence[str],
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    subject: str | None = None,
+) -> ContractCheck:
     """Check loaded spend deliveries in one pass (GX's per-validation overhead is paid once).
 
     Rows are streamed in file and source_row order, about `chunk_rows` at a time (whole DuckDB
@@ -371,15 +423,20 @@ def validate_deliveries(con: duckdb.DuckDBPyConnection, delivery_ids: Sequence[s
     see LOADED_SKIPPED_COLUMNS), the lineage columns (delivery_id, source_row, ...) are not in
     the contract. Failures name rows as `<file>:<source_row>` (the row in the delivered file).
     """
-    table_columns = [row[0] for row in con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'raw' AND table_name = 'spend_lines'").fetchall()]
+    table_columns = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = 'spend_lines'"
+        ).fetchall()
+    ]
     columns = _checked_columns("spend", table_columns, LOADED_SKIPPED_COLUMNS["spend"])
     vectors = max(1, chunk_rows // _DUCKDB_VECTOR_ROWS)
     selected = ", ".join(f'"{c}"' for c in columns)
     single = len(delivery_ids) == 1
-    row_ref = "source_row" if single else (
-        "regexp_extract(source_file, '[^/]+$') || ':' || source_row")
+    row_ref = (
+        "source_row" if single else ("regexp_extract(source_file, '[^/]+$') || ':' || source_row")
+    )
 
     def chunks() -> Iterator[pd.DataFrame]:
         # On `con` itself, so the caller's open transaction is seen; nothing else runs on
@@ -387,13 +444,18 @@ def validate_deliveries(con: duckdb.DuckDBPyConnection, delivery_ids: Sequence[s
         result = con.execute(
             f"SELECT {row_ref} AS row_ref, {selected} FROM raw.spend_lines "
             "WHERE list_contains(?, delivery_id) ORDER BY source_file, source_row",
-            [list(delivery_ids)])
+            [list(delivery_ids)],
+        )
         while not (frame := result.fetch_df_chunk(vectors)).empty:
             yield frame.set_index("row_ref")
 
-    return _validate_chunks(chunks(), _cached_suite("spend", columns), dataset="spend",
-                            subject=subject or f"{len(delivery_ids)} deliveries",
-                            row_label="source_row" if single else "file:row")
+    return _validate_chunks(
+        chunks(),
+        _cached_suite("spend", columns),
+        dataset="spend",
+        subject=subject or f"{len(delivery_ids)} deliveries",
+        row_label="source_row" if single else "file:row",
+    )
 
 
 def asset_check_result(

@@ -62,7 +62,7 @@ def read_header(path: Path, profile) -> CsvHeader:
 def _decode_message(path: Path, dialect: CsvDialect, error: UnicodeDecodeError) -> str:
     return (
         f"{path.name}: cannot be read as {dialect.encoding} "
-        f"(byte {error.object[error.start:error.start + 1]!r} is not valid there); "
+        f"(byte {error.object[error.start : error.start + 1]!r} is not valid there); "
         "check the profile's csv.encoding"
     )
 
@@ -85,8 +85,9 @@ def iter_batches(
                 continue
             row_number += 1
             if len(record) != width:
-                errors.append((row_number, _width_error(len(record), width),
-                               dialect.delimiter.join(record)))
+                errors.append(
+                    (row_number, _width_error(len(record), width), dialect.delimiter.join(record))
+                )
                 record = [""] * width
             rows.append(record)
             if len(rows) >= batch_rows:

@@ -34,10 +34,26 @@ from pipelines.sources import DeliveryRejected
 from pipelines.sources.csv_file import CsvHeader
 
 COLUMNS: tuple[str, ...] = (
-    "municipality_id", "invoice_id", "line_no", "invoice_date", "supplier_org_no",
-    "supplier_name", "account", "art", "amount_excl_vat", "currency", "item_code",
-    "item_code_scheme", "description", "order_ref", "contract_ref",
-    "supplier_org_no_scheme", "seller_item_id", "quantity", "unit_price", "document_type",
+    "municipality_id",
+    "invoice_id",
+    "line_no",
+    "invoice_date",
+    "supplier_org_no",
+    "supplier_name",
+    "account",
+    "art",
+    "amount_excl_vat",
+    "currency",
+    "item_code",
+    "item_code_scheme",
+    "description",
+    "order_ref",
+    "contract_ref",
+    "supplier_org_no_scheme",
+    "seller_item_id",
+    "quantity",
+    "unit_price",
+    "document_type",
     "department",
 )
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
@@ -72,6 +88,7 @@ _SAFE_PARSER_OPTIONS = {
 # Shared by the XML readers (EHF and SAF-T)
 # ---------------------------------------------------------------------------------------
 
+
 class XmlFileProblem(Exception):
     """One XML file cannot be used; the message is the reason, without the file name."""
 
@@ -100,7 +117,9 @@ def _check_size(path: Path, max_bytes: int) -> None:
 
 
 def safe_iterparse(
-    path: Path, events: tuple[str, ...] = ("end",), tag: Sequence[str] | None = None,
+    path: Path,
+    events: tuple[str, ...] = ("end",),
+    tag: Sequence[str] | None = None,
     max_bytes: int | None = None,
 ) -> Iterator[tuple[str, etree._Element]]:
     """lxml.iterparse with the safety rules: size cap, no DTD/entities, no network.
@@ -123,7 +142,8 @@ def safe_iterparse(
         if "XML_PARSE_HUGE" in str(error):
             raise XmlFileProblem(
                 "a text node (e.g. an embedded attachment) exceeds the parser's 10 MB "
-                f"safety limit: {error}") from None
+                f"safety limit: {error}"
+            ) from None
         raise XmlFileProblem(f"not well-formed XML: {error}") from None
     except UnicodeDecodeError as error:
         raise XmlFileProblem(f"cannot be decoded: {error}") from None
@@ -131,8 +151,12 @@ def safe_iterparse(
 
 def _reject_doctype(element: etree._Element) -> None:
     docinfo = element.getroottree().docinfo
-    if (docinfo.internalDTD is not None or docinfo.externalDTD is not None
-            or docinfo.system_url or docinfo.public_id):
+    if (
+        docinfo.internalDTD is not None
+        or docinfo.externalDTD is not None
+        or docinfo.system_url
+        or docinfo.public_id
+    ):
         raise XmlFileProblem(
             "the file declares a DOCTYPE (DTDs and entities are not accepted: "
             "possible entity-expansion or external-entity attack)"
@@ -154,8 +178,10 @@ def delivery_files(path: Path) -> list[Path]:
     """The XML files of a delivery: the file itself, or a folder's `*.xml` sorted by name."""
     if not path.is_dir():
         return [path]
-    files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".xml"),
-                   key=lambda p: p.name)
+    files = sorted(
+        (p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".xml"),
+        key=lambda p: p.name,
+    )
     if not files:
         raise DeliveryRejected(f"{path.name}: the folder holds no *.xml file")
     return files
@@ -179,7 +205,9 @@ def check_delivery(path: Path, check_file: Callable[[Path], None], what: str) ->
 
 
 def delivery_records(
-    path: Path, read_file: Callable[[Path], Iterator[Record]], what: str,
+    path: Path,
+    read_file: Callable[[Path], Iterator[Record]],
+    what: str,
 ) -> Iterator[Record]:
     """The records of every file of a delivery. `read_file` must raise XmlFileProblem before
     yielding anything when its file cannot be used; in a folder that becomes one error row."""
@@ -196,8 +224,9 @@ def delivery_records(
             yield from read_file(file)
         except (XmlFileProblem, OSError) as problem:
             reason = problem.strerror if isinstance(problem, OSError) else str(problem)
-            yield Record([None] * len(COLUMNS),
-                         f"file {file.name}: not a valid {what} ({reason})", file.name)
+            yield Record(
+                [None] * len(COLUMNS), f"file {file.name}: not a valid {what} ({reason})", file.name
+            )
 
 
 def record_batches(records: Iterable[Record], batch_rows: int) -> Iterator[pa.Table]:
@@ -264,6 +293,7 @@ def render_leaves(element: etree._Element) -> str:
 # EHF / Peppol BIS Billing 3.0
 # ---------------------------------------------------------------------------------------
 
+
 def _text(element: etree._Element | None, path: str) -> str | None:
     if element is None:
         return None
@@ -297,9 +327,7 @@ def _document_type(name: etree.QName) -> str:
     if name.namespace == UBL_CREDIT_NOTE and name.localname == "CreditNote":
         return "credit_note"
     shown = name.localname if not name.namespace else f"{name.localname} ({name.namespace})"
-    raise XmlFileProblem(
-        f"the root element is {shown}, not a UBL Invoice or CreditNote"
-    )
+    raise XmlFileProblem(f"the root element is {shown}, not a UBL Invoice or CreditNote")
 
 
 def _check_ehf_file(path: Path) -> None:
@@ -313,26 +341,36 @@ def _supplier(party: etree._Element | None) -> tuple[str | None, str | None, str
     endpoint = _text(party, "cbc:EndpointID")
     endpoint_scheme = _attribute(party, "cbc:EndpointID", "schemeID")
     candidates = [(endpoint, endpoint_scheme, endpoint_scheme in ORG_NO_SCHEMES)]
-    candidates.append((_text(party, "cac:PartyLegalEntity/cbc:CompanyID"),
-                       _attribute(party, "cac:PartyLegalEntity/cbc:CompanyID", "schemeID"),
-                       True))
-    for identification in ([] if party is None else
-                            party.findall("cac:PartyIdentification/cbc:ID", NS)):
+    candidates.append(
+        (
+            _text(party, "cac:PartyLegalEntity/cbc:CompanyID"),
+            _attribute(party, "cac:PartyLegalEntity/cbc:CompanyID", "schemeID"),
+            True,
+        )
+    )
+    for identification in (
+        [] if party is None else party.findall("cac:PartyIdentification/cbc:ID", NS)
+    ):
         scheme = (identification.get("schemeID") or "").strip() or None
-        candidates.append(((identification.text or "").strip() or None, scheme,
-                           scheme in ORG_NO_SCHEMES))
+        candidates.append(
+            ((identification.text or "").strip() or None, scheme, scheme in ORG_NO_SCHEMES)
+        )
     candidates.append((endpoint, endpoint_scheme, True))
     org_no, scheme = next(((v, s) for v, s, ok in candidates if v and ok), (None, None))
-    name = (_text(party, "cac:PartyLegalEntity/cbc:RegistrationName")
-            or _text(party, "cac:PartyName/cbc:Name"))
+    name = _text(party, "cac:PartyLegalEntity/cbc:RegistrationName") or _text(
+        party, "cac:PartyName/cbc:Name"
+    )
     return org_no, scheme, name
 
 
 def _item_classification(item: etree._Element | None) -> tuple[str | None, str | None]:
     """CPV (listID STI) first, then UNSPSC (TST), then the first other code with its listID."""
     codes = []
-    for code in ([] if item is None else
-                 item.findall("cac:CommodityClassification/cbc:ItemClassificationCode", NS)):
+    for code in (
+        []
+        if item is None
+        else item.findall("cac:CommodityClassification/cbc:ItemClassificationCode", NS)
+    ):
         value = " ".join((code.text or "").split())
         if value:
             list_id = (code.get("listID") or "").strip() or None
@@ -351,7 +389,8 @@ def _ehf_records(path: Path) -> Iterator[Record]:
     line_tag = "cac:CreditNoteLine" if credit else "cac:InvoiceLine"
     quantity_tag = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
     org_no, scheme, supplier_name = _supplier(
-        root.find("cac:AccountingSupplierParty/cac:Party", NS))
+        root.find("cac:AccountingSupplierParty/cac:Party", NS)
+    )
     invoice_id = _text(root, "cbc:ID")
     issue_date = _text(root, "cbc:IssueDate")
     currency = _text(root, "cbc:DocumentCurrencyCode")
@@ -372,9 +411,11 @@ def _ehf_records(path: Path) -> Iterator[Record]:
     document_account = _text(root, "cbc:AccountingCost")
     lines = root.findall(line_tag, NS)
     if not lines:
-        yield Record(_values(header),
-                     f"document {invoice_id} has no {line_tag.split(':')[1]}",
-                     f"{path.name}: {render_leaves(root)}")
+        yield Record(
+            _values(header),
+            f"document {invoice_id} has no {line_tag.split(':')[1]}",
+            f"{path.name}: {render_leaves(root)}",
+        )
         return
     for line in lines:
         yield _line_record(path, line, header, document_account, credit, quantity_tag)
@@ -387,21 +428,29 @@ def _values(fields: dict[str, str | None]) -> list[str | None]:
     return values
 
 
-def _line_record(path: Path, line: etree._Element, header: dict[str, str | None],
-                 document_account: str | None, credit: bool, quantity_tag: str) -> Record:
+def _line_record(
+    path: Path,
+    line: etree._Element,
+    header: dict[str, str | None],
+    document_account: str | None,
+    credit: bool,
+    quantity_tag: str,
+) -> Record:
     item = line.find("cac:Item", NS)
     item_code, item_code_scheme = _item_classification(item)
     fields = dict(header)
-    fields.update({
-        "line_no": _text(line, "cbc:ID"),
-        "account": _text(line, "cbc:AccountingCost") or document_account,
-        "item_code": item_code,
-        "item_code_scheme": item_code_scheme,
-        "description": _text(item, "cbc:Name") or _text(item, "cbc:Description"),
-        "seller_item_id": _text(item, "cac:SellersItemIdentification/cbc:ID"),
-        "unit_price": _unit_price(line),
-        "quantity": _number_or_text(_text(line, quantity_tag), negate=credit),
-    })
+    fields.update(
+        {
+            "line_no": _text(line, "cbc:ID"),
+            "account": _text(line, "cbc:AccountingCost") or document_account,
+            "item_code": item_code,
+            "item_code_scheme": item_code_scheme,
+            "description": _text(item, "cbc:Name") or _text(item, "cbc:Description"),
+            "seller_item_id": _text(item, "cac:SellersItemIdentification/cbc:ID"),
+            "unit_price": _unit_price(line),
+            "quantity": _number_or_text(_text(line, quantity_tag), negate=credit),
+        }
+    )
     where = f"document {header['invoice_id']} line {fields['line_no']}"
     amount_text = _text(line, "cbc:LineExtensionAmount")
     error = None
@@ -414,10 +463,16 @@ def _line_record(path: Path, line: etree._Element, header: dict[str, str | None]
     except ValueError as problem:
         error = f"{where}: LineExtensionAmount {problem}"
     line_currency = _attribute(line, "cbc:LineExtensionAmount", "currencyID")
-    if error is None and line_currency and header["currency"] and \
-            line_currency != header["currency"]:
-        error = (f"{where}: the line amount is in {line_currency}, the document currency "
-                 f"is {header['currency']}")
+    if (
+        error is None
+        and line_currency
+        and header["currency"]
+        and line_currency != header["currency"]
+    ):
+        error = (
+            f"{where}: the line amount is in {line_currency}, the document currency "
+            f"is {header['currency']}"
+        )
     if error is None:
         return Record(_values(fields))
     return Record(_values(fields), error, f"{path.name}: {render_leaves(line)}")
@@ -472,6 +527,7 @@ def iter_batches(
 # Reconciliation
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DocumentTotals:
     """A document's own totals, signed like the line records (credit notes negative)."""
@@ -505,8 +561,12 @@ def iter_document_totals(path: Path) -> Iterator[DocumentTotals]:
             return None if value is None else sign * value
 
         yield DocumentTotals(
-            file.name, _text(root, "cbc:ID"), document_type,
-            _text(root, "cbc:DocumentCurrencyCode"), total("LineExtensionAmount"),
-            total("TaxExclusiveAmount"), total("AllowanceTotalAmount"),
+            file.name,
+            _text(root, "cbc:ID"),
+            document_type,
+            _text(root, "cbc:DocumentCurrencyCode"),
+            total("LineExtensionAmount"),
+            total("TaxExclusiveAmount"),
+            total("AllowanceTotalAmount"),
             total("ChargeTotalAmount"),
         )

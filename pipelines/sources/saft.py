@@ -60,8 +60,17 @@ from pipelines.sources.ehf import (
 )
 
 __all__ = [
-    "COLUMNS", "MAX_FILE_BYTES", "Account", "ExpenseRule", "LedgerTotals", "XmlFileProblem",
-    "default_expense_rule", "iter_batches", "kostra_expense", "ledger_totals", "read_header",
+    "COLUMNS",
+    "MAX_FILE_BYTES",
+    "Account",
+    "ExpenseRule",
+    "LedgerTotals",
+    "XmlFileProblem",
+    "default_expense_rule",
+    "iter_batches",
+    "kostra_expense",
+    "ledger_totals",
+    "read_header",
     "standard_chart_expense",
 ]
 
@@ -74,7 +83,8 @@ _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 # are used (accounts, suppliers, transactions, currency, stated totals) and/or released
 # to keep memory flat; the same names elsewhere (an Asset's Supplier, ...) are left alone.
 _CONTAINERS: dict[str, frozenset[str]] = {
-    name: frozenset(parents.split()) for name, parents in {
+    name: frozenset(parents.split())
+    for name, parents in {
         "DefaultCurrencyCode": "Header",
         "Account": "GeneralLedgerAccounts",
         "Customer": "Customers",
@@ -142,8 +152,9 @@ def kostra_expense(account: Account) -> bool:
     code = (account.grouping_code or "").strip()
     if len(code) != 3 or not code.isdigit():
         return False
-    return ("010" <= code <= "590" and code not in KOSTRA_BALANCE_CODES
-            and code not in KOSTRA_NOT_SPEND)
+    return (
+        "010" <= code <= "590" and code not in KOSTRA_BALANCE_CODES and code not in KOSTRA_NOT_SPEND
+    )
 
 
 def default_expense_rule(account: Account) -> bool:
@@ -182,7 +193,7 @@ def _release(element: etree._Element) -> None:
 
 
 def _local(tag: str) -> str:
-    return tag[tag.rfind("}") + 1:]
+    return tag[tag.rfind("}") + 1 :]
 
 
 def _clean(text: str | None) -> str | None:
@@ -220,7 +231,8 @@ class _Fields:
 def _check_saft_file(path: Path) -> None:
     name = root_element_name(path, MAX_FILE_BYTES)
     if name.localname != "AuditFile" or not (
-            name.namespace is None or name.namespace.startswith(SAFT_NAMESPACE_PREFIX)):
+        name.namespace is None or name.namespace.startswith(SAFT_NAMESPACE_PREFIX)
+    ):
         shown = name.localname if not name.namespace else f"{name.localname} ({name.namespace})"
         raise XmlFileProblem(f"the root element is {shown}, not a SAF-T Financial AuditFile")
 
@@ -316,8 +328,7 @@ class _Scan:
                 readings.append((fields, None, f"amount {problem}"))
                 continue
             if debit is None and credit is None:
-                readings.append(
-                    (fields, None, "the line has neither DebitAmount nor CreditAmount"))
+                readings.append((fields, None, "the line has neither DebitAmount nor CreditAmount"))
                 continue
             debit = Decimal(0) if debit is None else debit
             credit = Decimal(0) if credit is None else credit
@@ -339,9 +350,15 @@ class _Scan:
                 totals.emitted_amount += amount
             yield record
 
-    def _record(self, line: etree._Element, fields: _Fields,
-                amount: Decimal | None, problem: str | None, supplier_ids: list[str],
-                header: _Fields) -> Record:
+    def _record(
+        self,
+        line: etree._Element,
+        fields: _Fields,
+        amount: Decimal | None,
+        problem: str | None,
+        supplier_ids: list[str],
+        header: _Fields,
+    ) -> Record:
         transaction_id = header.get("TransactionID")
         record_id = fields.get("RecordID")
         account_id = fields.get("AccountID")
@@ -372,24 +389,30 @@ class _Scan:
         if problem:
             error = f"{where}: {problem}"
         elif supplier_id is None:
-            error = (f"{where}: expense posting without its own SupplierID in a transaction "
-                     f"naming several suppliers ({', '.join(supplier_ids)}); ambiguous")
+            error = (
+                f"{where}: expense posting without its own SupplierID in a transaction "
+                f"naming several suppliers ({', '.join(supplier_ids)}); ambiguous"
+            )
         elif supplier_id not in self.suppliers:
             error = f"{where}: SupplierID {supplier_id!r} is not in MasterFiles/Suppliers"
         if error is None:
             return Record(values)
         return Record(values, error, self._render(line, transaction_id, supplier_ids))
 
-    def _render(self, line: etree._Element, transaction_id: str | None,
-                supplier_ids: list[str]) -> str:
+    def _render(
+        self, line: etree._Element, transaction_id: str | None, supplier_ids: list[str]
+    ) -> str:
         parts = [f"{self.path.name}", f"TransactionID={transaction_id}"]
         for leaf in line.iter():
             if isinstance(leaf.tag, str) and not len(leaf):
                 text = " ".join((leaf.text or "").split())
                 if text:
                     parent = leaf.getparent()
-                    parts.append(f"{_local(leaf.tag)}={text}" if parent is line else
-                                 f"{_local(parent.tag)}/{_local(leaf.tag)}={text}")
+                    parts.append(
+                        f"{_local(leaf.tag)}={text}"
+                        if parent is line
+                        else f"{_local(parent.tag)}/{_local(leaf.tag)}={text}"
+                    )
         parts.append(f"transaction suppliers={','.join(supplier_ids)}")
         return shorten("; ".join(parts))
 
@@ -402,6 +425,7 @@ def _file_records(expense_rule: ExpenseRule, in_folder: bool) -> Callable[[Path]
             for _ in _Scan(path, expense_rule, LedgerTotals()).records():
                 pass
         yield from _Scan(path, expense_rule, LedgerTotals()).records()
+
     return read_file
 
 
@@ -412,8 +436,12 @@ def read_header(path: Path, profile: object = None) -> CsvHeader:
 
 
 def iter_batches(
-    path: Path, profile: object, header: CsvHeader, batch_rows: int = 100_000,
-    *, expense_rule: ExpenseRule = default_expense_rule,
+    path: Path,
+    profile: object,
+    header: CsvHeader,
+    batch_rows: int = 100_000,
+    *,
+    expense_rule: ExpenseRule = default_expense_rule,
 ) -> Iterator[pa.Table]:
     """One row per supplier posting on an expense account (see the module docstring)."""
     records = delivery_records(path, _file_records(expense_rule, path.is_dir()), WHAT)

@@ -37,8 +37,9 @@ def _rows(path: Path, profile):
     sheet_name = profile.csv.sheet
     if sheet_name and sheet_name not in workbook.sheetnames:
         workbook.close()
-        raise DeliveryRejected(f"{path.name}: no sheet {sheet_name!r} "
-                               f"(sheets: {', '.join(workbook.sheetnames)})")
+        raise DeliveryRejected(
+            f"{path.name}: no sheet {sheet_name!r} (sheets: {', '.join(workbook.sheetnames)})"
+        )
     sheet = workbook[sheet_name] if sheet_name else workbook.worksheets[0]
     return workbook, sheet.iter_rows(min_row=profile.csv.header_row, values_only=True)
 
@@ -57,8 +58,9 @@ def read_header(path: Path, profile) -> CsvHeader:
     return CsvHeader(columns)
 
 
-def iter_batches(path: Path, profile, header: CsvHeader,
-                 batch_rows: int = 100_000) -> Iterator[pa.Table]:
+def iter_batches(
+    path: Path, profile, header: CsvHeader, batch_rows: int = 100_000
+) -> Iterator[pa.Table]:
     width = len(header.columns)
     workbook, rows = _rows(path, profile)
     try:
@@ -73,8 +75,13 @@ def iter_batches(path: Path, profile, header: CsvHeader,
                 continue  # an empty row is no record
             row_number += 1
             if beyond:
-                errors.append((row_number, f"the row has values beyond the header's {width} "
-                               "columns", " | ".join(cells + beyond)))
+                errors.append(
+                    (
+                        row_number,
+                        f"the row has values beyond the header's {width} columns",
+                        " | ".join(cells + beyond),
+                    )
+                )
             batch.append(cells + [""] * (width - len(cells)))
             if len(batch) >= batch_rows:
                 yield to_table(batch, row_number, width, errors)

@@ -18,8 +18,12 @@ def measure(command: list[str]) -> dict:
     returncode = subprocess.call(command)
     wall = time.monotonic() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"command": " ".join(command), "exit_code": returncode,
-            "wall_seconds": round(wall, 1), "peak_rss_mib": round(peak_kib / 1024, 1)}
+    return {
+        "command": " ".join(command),
+        "exit_code": returncode,
+        "wall_seconds": round(wall, 1),
+        "peak_rss_mib": round(peak_kib / 1024, 1),
+    }
 
 
 def main() -> int:

@@ -218,10 +218,15 @@ def _seed(path: Path) -> None:
             rows,
         )
         # price control: D1 row 2 (Kontor AS on A1, 1000 NOK) is 10 x K-100 at 100; agreed 90
-        con.execute("update raw.spend_lines set seller_item_id = 'K-100', quantity = 10, "
-                    "unit_price = 100 where delivery_id = 'D1' and source_row = 2")
-        con.execute("insert into raw.price_list values ('A1', ?, ?, 'K-100', 90, 'NOK', "
-                    "'2024-01-01', '2024-06-30', 'priser.csv', 2)", [S1, S1])
+        con.execute(
+            "update raw.spend_lines set seller_item_id = 'K-100', quantity = 10, "
+            "unit_price = 100 where delivery_id = 'D1' and source_row = 2"
+        )
+        con.execute(
+            "insert into raw.price_list values ('A1', ?, ?, 'K-100', 90, 'NOK', "
+            "'2024-01-01', '2024-06-30', 'priser.csv', 2)",
+            [S1, S1],
+        )
         con.execute(
             "insert into raw.rejected_rows values "
             "('D1', '5035', 'D1.csv', 12, 'invalid invoice date: 2024-13-01', "
@@ -272,8 +277,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     warehouse = tmp_path / "warehouse.duckdb"
     _seed(warehouse)
     # the fixture's own taxonomy, rules, arts and factors are in raw: dbt reads them, not the seeds
-    result = _dbt(["build", "--vars", json.dumps({"reference_overrides": OVERRIDES})],
-                  warehouse, tmp_path)
+    result = _dbt(
+        ["build", "--vars", json.dumps({"reference_overrides": OVERRIDES})], warehouse, tmp_path
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     run_results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())
     return warehouse, run_results
@@ -369,8 +375,11 @@ def test_reconciliation_and_rejections(built: tuple[Path, dict]) -> None:
 @pytest.mark.xdist_group("dbt")
 def test_seeds_are_built_and_overrides_read_from_raw(built: tuple[Path, dict]) -> None:
     warehouse, run_results = built
-    seeds = {r["unique_id"].split(".")[-1]: r["status"] for r in run_results["results"]
-             if r["unique_id"].startswith("seed.")}
+    seeds = {
+        r["unique_id"].split(".")[-1]: r["status"]
+        for r in run_results["results"]
+        if r["unique_id"].startswith("seed.")
+    }
     assert seeds == dict.fromkeys(OVERRIDES, "success")
     # '010' keeps its zero in the seed; the staging views read the fixture's raw tables
     assert ("010", "Fastlønn", False) in _query(warehouse, "select * from reference.kostra_arts")
@@ -415,11 +424,19 @@ def test_climate_estimate(built: tuple[Path, dict]) -> None:
         )
     }
     assert rows[STJ, "OFFICE"] == (
-        Decimal("2150.0000"), "OFFICE", Decimal("64.5000"), True, Decimal("0.0000")
+        Decimal("2150.0000"),
+        "OFFICE",
+        Decimal("64.5000"),
+        True,
+        Decimal("0.0000"),
     )
     # IT-PC has no factor of its own: its group IT's applies
     assert rows[TYDAL, "IT-PC"] == (
-        Decimal("1150.0000"), "IT", Decimal("57.5000"), False, Decimal("0.0000")
+        Decimal("1150.0000"),
+        "IT",
+        Decimal("57.5000"),
+        False,
+        Decimal("0.0000"),
     )
     assert rows[STJ, "FOOD"] == (Decimal("800.0000"), None, None, None, Decimal("800.0000"))
 
@@ -437,7 +454,6 @@ def test_per_capita(built: tuple[Path, dict]) -> None:
     }
     assert rows[STJ] == (24050, Decimal("0.5863"), Decimal("0.0312"))  # 14100, 750 / 24050
     assert rows["ALL"][0] == 24050 + 4096 + 807
-
 
 
 @pytest.mark.xdist_group("dbt")

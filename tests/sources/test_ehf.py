@@ -25,6 +25,7 @@ CATALOGUE = REFERENCE / "ehf" / "Catalogue_Example.xml"
 EXAMPLES = sorted(PEPPOL.glob("*.xml")) + [REFERENCE / "ehf" / "ehf-3-faktura-1.xml"]
 NS = {"cac": ehf.CAC, "cbc": ehf.CBC}
 
+
 @pytest.fixture(autouse=True)
 def _reference_files_present():
     """The official examples sit in ../shared/reference (CI has them): missing is a failure."""
@@ -46,8 +47,9 @@ def read(path: Path, batch_rows: int = 100_000) -> list[dict]:
 def stated_line_total(path: Path) -> Decimal:
     """The document's own LegalMonetaryTotal/LineExtensionAmount, signed as spend."""
     root = etree.parse(str(path)).getroot()
-    total = Decimal(root.findtext("cac:LegalMonetaryTotal/cbc:LineExtensionAmount",
-                                  namespaces=NS).strip())
+    total = Decimal(
+        root.findtext("cac:LegalMonetaryTotal/cbc:LineExtensionAmount", namespaces=NS).strip()
+    )
     return -total if etree.QName(root).localname == "CreditNote" else total
 
 
@@ -66,8 +68,9 @@ def test_official_example_lines_sum_to_the_documents_line_total(path: Path):
     assert [r["_source_row"] for r in rows] == list(range(1, len(rows) + 1))
     assert sum(Decimal(r["amount_excl_vat"]) for r in rows) == stated_line_total(path)
     assert {r["invoice_id"] for r in rows} == {root.findtext("cbc:ID", namespaces=NS)}
-    assert {r["currency"] for r in rows} == {root.findtext("cbc:DocumentCurrencyCode",
-                                                           namespaces=NS)}
+    assert {r["currency"] for r in rows} == {
+        root.findtext("cbc:DocumentCurrencyCode", namespaces=NS)
+    }
     assert {r["invoice_date"] for r in rows} == {root.findtext("cbc:IssueDate", namespaces=NS)}
     assert {r["municipality_id"] for r in rows} == {None}
     assert {r["art"] for r in rows} == {None}
@@ -79,32 +82,60 @@ def test_norwegian_example_values():
     rows = read(NORWEGIAN)
     first = rows[0]
     assert first | {"_raw_text": None} == {
-        "municipality_id": None, "invoice_id": "TOSL108", "line_no": "1",
-        "invoice_date": "2013-06-30", "supplier_org_no": "123456785",
-        "supplier_name": "The Sellercompany ASA", "account": "BookingCode001", "art": None,
-        "amount_excl_vat": "1273", "currency": "NOK", "item_code": "65434568",
-        "item_code_scheme": "CPV", "description": "Laptop computer", "order_ref": "123",
-        "contract_ref": "Contract321", "supplier_org_no_scheme": "0192",
-        "seller_item_id": "JB007", "quantity": "1", "unit_price": "1273",
-        "document_type": "invoice", "department": "3150bdn", "_source_row": 1, "_parse_error": None, "_raw_text": None,
+        "municipality_id": None,
+        "invoice_id": "TOSL108",
+        "line_no": "1",
+        "invoice_date": "2013-06-30",
+        "supplier_org_no": "123456785",
+        "supplier_name": "The Sellercompany ASA",
+        "account": "BookingCode001",
+        "art": None,
+        "amount_excl_vat": "1273",
+        "currency": "NOK",
+        "item_code": "65434568",
+        "item_code_scheme": "CPV",
+        "description": "Laptop computer",
+        "order_ref": "123",
+        "contract_ref": "Contract321",
+        "supplier_org_no_scheme": "0192",
+        "seller_item_id": "JB007",
+        "quantity": "1",
+        "unit_price": "1273",
+        "document_type": "invoice",
+        "department": "3150bdn",
+        "_source_row": 1,
+        "_parse_error": None,
+        "_raw_text": None,
     }
     assert [r["amount_excl_vat"] for r in rows] == ["1273", "-3.96", "4.96", "-25", "187.5"]
     assert [r["quantity"] for r in rows] == ["1", "-1", "2", "-1", "250"]
     # the MP code comes first in the file; the CPV (listID STI) code is preferred
-    assert [r["item_code"] for r in rows] == ["65434568", "65434567", "65434566", "65434565",
-                                              "65434564"]
+    assert [r["item_code"] for r in rows] == [
+        "65434568",
+        "65434567",
+        "65434566",
+        "65434565",
+        "65434564",
+    ]
     assert rows[1]["description"] == 'Returned "Advanced computing" book'
     # price control: the seller's item id, quantity and net unit price of every line
     assert [(r["seller_item_id"], r["quantity"], r["unit_price"]) for r in rows] == [
-        ("JB007", "1", "1273"), ("JB008", "-1", "3.96"), ("JB009", "2", "2.48"),
-        ("JB010", "-1", "25"), ("JB011", "250", "0.75")]
+        ("JB007", "1", "1273"),
+        ("JB008", "-1", "3.96"),
+        ("JB009", "2", "2.48"),
+        ("JB010", "-1", "25"),
+        ("JB011", "250", "0.75"),
+    ]
 
 
 def test_unit_price_is_the_price_amount_per_base_quantity():
     # line 2: PriceAmount 200 for BaseQuantity 2, 10 units, LineExtensionAmount 1000.00
     rows = read(PEPPOL / "Allowance-example.xml")
     assert [(r["quantity"], r["unit_price"], r["amount_excl_vat"]) for r in rows] == [
-        ("10", "410", "4000.00"), ("10", "100", "1000.00"), ("10", "100", "900.00")]
+        ("10", "410", "4000.00"),
+        ("10", "100", "1000.00"),
+        ("10", "100", "900.00"),
+    ]
     assert {r["department"] for r in rows} == {"0150abc"}
 
 
@@ -128,31 +159,50 @@ def test_supplier_id_fallbacks():
     assert (first["item_code"], first["item_code_scheme"]) == ("09348023", "SRV")
     # no legal registration id at all: the EndpointID, whatever its scheme
     first = read(PEPPOL / "vat-category-E.xml")[0]
-    assert (first["supplier_org_no"], first["supplier_org_no_scheme"]) == ("7300010000001",
-                                                                           "0088")
+    assert (first["supplier_org_no"], first["supplier_org_no_scheme"]) == ("7300010000001", "0088")
 
 
 def test_header_and_table_shape():
     header = ehf.read_header(NORWEGIAN, None)
     assert header == CsvHeader(list(ehf.COLUMNS))
     assert len(ehf.COLUMNS) == 21 and ehf.COLUMNS[:15] == (
-        "municipality_id", "invoice_id", "line_no", "invoice_date", "supplier_org_no",
-        "supplier_name", "account", "art", "amount_excl_vat", "currency", "item_code",
-        "item_code_scheme", "description", "order_ref", "contract_ref")
+        "municipality_id",
+        "invoice_id",
+        "line_no",
+        "invoice_date",
+        "supplier_org_no",
+        "supplier_name",
+        "account",
+        "art",
+        "amount_excl_vat",
+        "currency",
+        "item_code",
+        "item_code_scheme",
+        "description",
+        "order_ref",
+        "contract_ref",
+    )
     # every standard spend field is a column, so the profile needs no `fields:`
     from pipelines.profiles import SPEND_FIELDS
+
     assert set(SPEND_FIELDS) <= set(ehf.COLUMNS)
     (table,) = list(ehf.iter_batches(NORWEGIAN, object(), header))
     width = len(ehf.COLUMNS)
     assert table.column_names == [f"c{i}" for i in range(width)] + [
-        "_source_row", "_parse_error", "_raw_text"]
+        "_source_row",
+        "_parse_error",
+        "_raw_text",
+    ]
     assert table.schema.field("_source_row").type == pa.int64()
     assert all(table.schema.field(f"c{i}").type == pa.string() for i in range(width))
 
 
 def test_catalogue_is_rejected_with_a_reason():
-    with pytest.raises(DeliveryRejected, match=r"^Catalogue_Example\.xml: .*root element is "
-                                               r"Catalogue.*not a UBL Invoice or CreditNote"):
+    with pytest.raises(
+        DeliveryRejected,
+        match=r"^Catalogue_Example\.xml: .*root element is "
+        r"Catalogue.*not a UBL Invoice or CreditNote",
+    ):
         ehf.read_header(CATALOGUE, None)
     with pytest.raises(DeliveryRejected, match="Catalogue"):
         list(ehf.iter_batches(CATALOGUE, None, CsvHeader(list(ehf.COLUMNS))))
@@ -261,7 +311,8 @@ def test_folder_with_a_good_and_a_broken_file(tmp_path: Path):
     assert sum(Decimal(r["amount_excl_vat"]) for r in rows[:5]) == Decimal("1436.5")
     broken = rows[5]
     assert broken["_parse_error"].startswith(
-        "file b_broken.xml: not a valid EHF/Peppol BIS 3 invoice or credit note (not well-formed")
+        "file b_broken.xml: not a valid EHF/Peppol BIS 3 invoice or credit note (not well-formed"
+    )
     assert broken["_raw_text"] == "b_broken.xml"
     assert all(broken[name] is None for name in ehf.COLUMNS)
 
@@ -297,8 +348,7 @@ def test_line_without_amount_is_an_error_row_not_dropped(tmp_path: Path):
     def drop_second_amount(root):
         line = root.findall("cac:InvoiceLine", NS)[1]
         line.remove(line.find("cbc:LineExtensionAmount", NS))
-        root.findall("cac:InvoiceLine", NS)[2].find(
-            "cbc:LineExtensionAmount", NS).text = "4,96"
+        root.findall("cac:InvoiceLine", NS)[2].find("cbc:LineExtensionAmount", NS).text = "4,96"
 
     path = rewrite(NORWEGIAN, tmp_path / "broken-lines.xml", drop_second_amount)
     rows = read(path)
@@ -307,7 +357,8 @@ def test_line_without_amount_is_an_error_row_not_dropped(tmp_path: Path):
     assert rows[1]["_raw_text"].startswith("broken-lines.xml: ID=2; Note=Cover is slightly")
     assert rows[1]["amount_excl_vat"] is None and rows[1]["supplier_org_no"] == "123456785"
     assert rows[2]["_parse_error"] == (
-        "document TOSL108 line 3: LineExtensionAmount '4,96' is not a number")
+        "document TOSL108 line 3: LineExtensionAmount '4,96' is not a number"
+    )
     assert [r["_parse_error"] is None for r in rows] == [True, False, False, True, True]
 
 
@@ -348,30 +399,38 @@ INVOICE_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    amounts=st.lists(st.decimals(min_value=-10**9, max_value=10**9, places=2,
-                                 allow_nan=False, allow_infinity=False),
-                     min_size=1, max_size=12),
+    amounts=st.lists(
+        st.decimals(
+            min_value=-(10**9), max_value=10**9, places=2, allow_nan=False, allow_infinity=False
+        ),
+        min_size=1,
+        max_size=12,
+    ),
     credit=st.booleans(),
 )
 def test_generated_documents_reconcile(tmp_path: Path, amounts: list[Decimal], credit: bool):
     root = "CreditNote" if credit else "Invoice"
     line = "CreditNoteLine" if credit else "InvoiceLine"
     lines = "".join(
-        f'<cac:{line}><cbc:ID>{i}</cbc:ID>'
+        f"<cac:{line}><cbc:ID>{i}</cbc:ID>"
         f'<cbc:LineExtensionAmount currencyID="NOK">{amount}</cbc:LineExtensionAmount>'
-        f'<cac:Item><cbc:Name>item {i}</cbc:Name></cac:Item></cac:{line}>'
+        f"<cac:Item><cbc:Name>item {i}</cbc:Name></cac:Item></cac:{line}>"
         for i, amount in enumerate(amounts, 1)
     )
     path = tmp_path / "generated.xml"
-    path.write_text(INVOICE_TEMPLATE.format(root=root, lines=lines, total=sum(amounts)),
-                    encoding="utf-8")
+    path.write_text(
+        INVOICE_TEMPLATE.format(root=root, lines=lines, total=sum(amounts)), encoding="utf-8"
+    )
     rows = read(path)
     assert len(rows) == len(amounts)
     assert sum(Decimal(r["amount_excl_vat"]) for r in rows) == stated_line_total(path)
     assert {(r["supplier_org_no"], r["supplier_org_no_scheme"]) for r in rows} == {
-        ("12345674", "0184")}
-    assert all(not r["amount_excl_vat"].startswith("-0") or Decimal(r["amount_excl_vat"]) < 0
-               for r in rows)
+        ("12345674", "0184")
+    }
+    assert all(
+        not r["amount_excl_vat"].startswith("-0") or Decimal(r["amount_excl_vat"]) < 0 for r in rows
+    )

@@ -31,6 +31,7 @@ V130 = REFERENCE / "SAF-T_Financial_1.3_example.xml"
 EXAMPLES = [V110, V130]
 HEADER = CsvHeader(list(saft.COLUMNS))
 
+
 @pytest.fixture(autouse=True)
 def _reference_files_present():
     """The official examples sit in ../shared/reference (CI has them): missing is a failure."""
@@ -60,8 +61,9 @@ def child_text(element, name: str) -> str:
 def xpath_expected(path: Path) -> tuple[int, Decimal]:
     """Records and their sum by the rule in the module docstring, with plain lxml XPath."""
     root = etree.parse(str(path)).getroot()
-    accounts = root.xpath(f"{local('MasterFiles')}/{local('GeneralLedgerAccounts')}/"
-                          f"{local('Account')}")
+    accounts = root.xpath(
+        f"{local('MasterFiles')}/{local('GeneralLedgerAccounts')}/{local('Account')}"
+    )
     assert not [a for a in accounts if child_text(a, "GroupingCategory").startswith("KA")]
     expense = set()
     for account in accounts:
@@ -72,8 +74,9 @@ def xpath_expected(path: Path) -> tuple[int, Decimal]:
         if child_text(account, "AccountType") in ("", "GL") and code[:1] in "4567" and code:
             expense.add(child_text(account, "AccountID"))
     count, total = 0, Decimal(0)
-    transactions = root.xpath(f"{local('GeneralLedgerEntries')}/{local('Journal')}/"
-                              f"{local('Transaction')}")
+    transactions = root.xpath(
+        f"{local('GeneralLedgerEntries')}/{local('Journal')}/{local('Transaction')}"
+    )
     for transaction in transactions:
         lines = transaction.xpath(local("Line"))
         suppliers = {child_text(line, "SupplierID") for line in lines} - {""}
@@ -81,8 +84,7 @@ def xpath_expected(path: Path) -> tuple[int, Decimal]:
             own = child_text(line, "SupplierID")
             if child_text(line, "AccountID") in expense and (own or len(suppliers) == 1):
                 debit = line.xpath(f"normalize-space({local('DebitAmount')}/{local('Amount')})")
-                credit = line.xpath(
-                    f"normalize-space({local('CreditAmount')}/{local('Amount')})")
+                credit = line.xpath(f"normalize-space({local('CreditAmount')}/{local('Amount')})")
                 total += Decimal(debit or 0) - Decimal(credit or 0)
                 count += 1
     return count, total
@@ -103,14 +105,30 @@ def test_v110_example_values():
     assert len(rows) == 22
     assert sum(Decimal(r["amount_excl_vat"]) for r in rows) == Decimal("504951.00")
     assert rows[0] | {"_raw_text": None} == {
-        "municipality_id": None, "invoice_id": "1001", "line_no": "1",
-        "invoice_date": "2017-01-04", "supplier_org_no": "987654651",
-        "supplier_name": "Myke Tekstiler AS", "account": "4000", "art": None,
-        "amount_excl_vat": "10000", "currency": "NOK", "item_code": None,
-        "item_code_scheme": None, "description": "Faktura 1155 - Stoff til kosebamser",
-        "order_ref": None, "contract_ref": None, "supplier_org_no_scheme": None,
-        "seller_item_id": None, "quantity": None, "unit_price": None,
-        "document_type": "posting", "department": None, "_source_row": 1, "_parse_error": None, "_raw_text": None,
+        "municipality_id": None,
+        "invoice_id": "1001",
+        "line_no": "1",
+        "invoice_date": "2017-01-04",
+        "supplier_org_no": "987654651",
+        "supplier_name": "Myke Tekstiler AS",
+        "account": "4000",
+        "art": None,
+        "amount_excl_vat": "10000",
+        "currency": "NOK",
+        "item_code": None,
+        "item_code_scheme": None,
+        "description": "Faktura 1155 - Stoff til kosebamser",
+        "order_ref": None,
+        "contract_ref": None,
+        "supplier_org_no_scheme": None,
+        "seller_item_id": None,
+        "quantity": None,
+        "unit_price": None,
+        "document_type": "posting",
+        "department": None,
+        "_source_row": 1,
+        "_parse_error": None,
+        "_raw_text": None,
     }
     assert {r["account"][0] for r in rows} <= {"4", "5", "6", "7"}
     # payroll (5000 paid from the bank, no supplier) and the cash purchase on 4000 are not spend
@@ -146,11 +164,13 @@ def test_v130_example_with_a_custom_rule():
     # the generated 1.3 example has placeholder values ('a'): no account starts with 4-7
     assert read(V130) == []
     (row,) = read(V130, expense_rule=lambda account: account.account_type == "GL")
-    assert (row["invoice_id"], row["line_no"], row["account"], row["art"]) == ("a", "a", "a",
-                                                                               "a")
+    assert (row["invoice_id"], row["line_no"], row["account"], row["art"]) == ("a", "a", "a", "a")
     assert (row["supplier_org_no"], row["supplier_name"]) == ("a", "a")
-    assert (row["amount_excl_vat"], row["currency"], row["invoice_date"]) == ("0", "aaa",
-                                                                              "1957-08-13")
+    assert (row["amount_excl_vat"], row["currency"], row["invoice_date"]) == (
+        "0",
+        "aaa",
+        "1957-08-13",
+    )
     assert row["quantity"] == "0"
 
 
@@ -160,16 +180,17 @@ def test_expense_rules():
     assert saft.standard_chart_expense(account("7320", account_type="GL"))
     assert not saft.standard_chart_expense(account("2400", standard_account_id="24"))
     assert not saft.standard_chart_expense(account("3000"))
-    assert saft.standard_chart_expense(account("1999", grouping_category="RF-1167",
-                                               grouping_code="6300"))
+    assert saft.standard_chart_expense(
+        account("1999", grouping_category="RF-1167", grouping_code="6300")
+    )
     assert saft.kostra_expense(account("11000", grouping_category="KA_K", grouping_code="100"))
     assert saft.kostra_expense(account("27000", grouping_category="KA_K", grouping_code="270"))
     for art in ("429", "589", "600", "729", "35", "411", "5990", "", "abc"):
-        assert not saft.kostra_expense(account("1", grouping_category="KA_K",
-                                                grouping_code=art)), art
+        assert not saft.kostra_expense(account("1", grouping_category="KA_K", grouping_code=art)), (
+            art
+        )
     # a municipal account 11000 'Kontormateriell' starts with 1: KOSTRA decides, not digit 1
-    municipal = account("11000", account_type="GL", grouping_category="KA_K",
-                        grouping_code="100")
+    municipal = account("11000", account_type="GL", grouping_category="KA_K", grouping_code="100")
     assert saft.default_expense_rule(municipal)
     assert not saft.standard_chart_expense(municipal)
 
@@ -210,28 +231,75 @@ MUNICIPAL = """\
 </AuditFile>
 """
 
-ACCOUNTS = [("11000", "Kontormateriell", "100"), ("11500", "Matvarer", "115"),
-            ("14290", "Mva-kompensasjon", "429"), ("10100", "Fastlønn", "010"),
-            ("25000", "Leverandørgjeld", "35"), ("19200", "Bank", "10")]
+ACCOUNTS = [
+    ("11000", "Kontormateriell", "100"),
+    ("11500", "Matvarer", "115"),
+    ("14290", "Mva-kompensasjon", "429"),
+    ("10100", "Fastlønn", "010"),
+    ("25000", "Leverandørgjeld", "35"),
+    ("19200", "Bank", "10"),
+]
 
 # (transaction id, date, [(record id, account, supplier id, debit, credit)])
 TRANSACTIONS = [
-    ("T1", "2024-01-15", [("1", "11000", None, "1000.00", None),
-                          ("2", "14290", None, "250.00", None),
-                          ("3", "25000", "S1", None, "1250.00")]),
-    ("T2", "2024-02-01", [("1", "11000", None, None, "200.00"),  # credit note
-                          ("2", "25000", "S1", "200.00", None)]),
-    ("T3", "2024-02-10", [("1", "10100", None, "5000", None),  # payroll: no supplier
-                          ("2", "19200", None, None, "5000")]),
-    ("T4", "2024-03-01", [("1", "11500", None, "300", None),  # two suppliers: ambiguous
-                          ("2", "25000", "S1", None, "100"),
-                          ("3", "25000", "S2", None, "200")]),
-    ("T5", "2024-03-02", [("1", "11500", "S2", "50.5", None),  # supplier on the cost line
-                          ("2", "19200", None, None, "50.5")]),
-    ("T6", "2024-03-03", [("1", "11000", None, "10", None),  # supplier not in MasterFiles
-                          ("2", "25000", "S9", None, "10")]),
-    ("T7", "2024-03-04", [("1", "11000", None, "12,5", None),  # decimal comma: invalid
-                          ("2", "25000", "S1", None, "12.5")]),
+    (
+        "T1",
+        "2024-01-15",
+        [
+            ("1", "11000", None, "1000.00", None),
+            ("2", "14290", None, "250.00", None),
+            ("3", "25000", "S1", None, "1250.00"),
+        ],
+    ),
+    (
+        "T2",
+        "2024-02-01",
+        [
+            ("1", "11000", None, None, "200.00"),  # credit note
+            ("2", "25000", "S1", "200.00", None),
+        ],
+    ),
+    (
+        "T3",
+        "2024-02-10",
+        [
+            ("1", "10100", None, "5000", None),  # payroll: no supplier
+            ("2", "19200", None, None, "5000"),
+        ],
+    ),
+    (
+        "T4",
+        "2024-03-01",
+        [
+            ("1", "11500", None, "300", None),  # two suppliers: ambiguous
+            ("2", "25000", "S1", None, "100"),
+            ("3", "25000", "S2", None, "200"),
+        ],
+    ),
+    (
+        "T5",
+        "2024-03-02",
+        [
+            ("1", "11500", "S2", "50.5", None),  # supplier on the cost line
+            ("2", "19200", None, None, "50.5"),
+        ],
+    ),
+    (
+        "T6",
+        "2024-03-03",
+        [
+            ("1", "11000", None, "10", None),  # supplier not in MasterFiles
+            ("2", "25000", "S9", None, "10"),
+        ],
+    ),
+    (
+        "T7",
+        "2024-03-04",
+        [
+            ("1", "11000", None, "12,5", None),  # decimal comma: invalid
+            ("2", "25000", "S1", None, "12.5"),
+        ],
+    ),
 ]
 
 
@@ -239,18 +307,25 @@ def municipal_file(path: Path) -> Path:
     accounts = "\n".join(
         f"<Account><AccountID>{a}</AccountID><AccountDescription>{d}</AccountDescription>"
         f"<GroupingCategory>KA_K</GroupingCategory><GroupingCode>{g}</GroupingCode>"
-        f"<AccountType>GL</AccountType></Account>" for a, d, g in ACCOUNTS)
+        f"<AccountType>GL</AccountType></Account>"
+        for a, d, g in ACCOUNTS
+    )
     transactions = []
     debit_total = credit_total = Decimal(0)
     for tid, date, lines in TRANSACTIONS:
         body = []
         for rid, account, supplier, debit, credit in lines:
-            amount = (f"<DebitAmount><Amount>{debit}</Amount></DebitAmount>" if debit else
-                      f"<CreditAmount><Amount>{credit}</Amount></CreditAmount>")
+            amount = (
+                f"<DebitAmount><Amount>{debit}</Amount></DebitAmount>"
+                if debit
+                else f"<CreditAmount><Amount>{credit}</Amount></CreditAmount>"
+            )
             supplier_xml = f"<SupplierID>{supplier}</SupplierID>" if supplier else ""
-            body.append(f"<Line><RecordID>{rid}</RecordID><AccountID>{account}</AccountID>"
-                        f"<ValueDate>2030-01-01</ValueDate>{supplier_xml}"
-                        f"<Description>{tid} line {rid}</Description>{amount}</Line>")
+            body.append(
+                f"<Line><RecordID>{rid}</RecordID><AccountID>{account}</AccountID>"
+                f"<ValueDate>2030-01-01</ValueDate>{supplier_xml}"
+                f"<Description>{tid} line {rid}</Description>{amount}</Line>"
+            )
             if debit and "," not in debit:
                 debit_total += Decimal(debit)
             if credit:
@@ -259,27 +334,44 @@ def municipal_file(path: Path) -> Path:
             f"<Transaction><TransactionID>{tid}</TransactionID><Period>1</Period>"
             f"<PeriodYear>2024</PeriodYear><TransactionDate>{date}</TransactionDate>"
             f"<Description>voucher {tid}</Description><SystemEntryDate>{date}</SystemEntryDate>"
-            f"<GLPostingDate>{date}</GLPostingDate>{''.join(body)}</Transaction>")
-    path.write_text(MUNICIPAL.format(accounts=accounts, transactions="\n".join(transactions),
-                                     debit=debit_total, credit=credit_total), encoding="utf-8")
+            f"<GLPostingDate>{date}</GLPostingDate>{''.join(body)}</Transaction>"
+        )
+    path.write_text(
+        MUNICIPAL.format(
+            accounts=accounts,
+            transactions="\n".join(transactions),
+            debit=debit_total,
+            credit=credit_total,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
 def test_municipal_file_uses_kostra_arts_and_the_supplier_rule(tmp_path: Path):
     rows = read(municipal_file(tmp_path / "kommune.xml"))
     assert [(r["invoice_id"], r["line_no"]) for r in rows] == [
-        ("T1", "1"), ("T2", "1"), ("T4", "1"), ("T5", "1"), ("T6", "1"), ("T7", "1")]
+        ("T1", "1"),
+        ("T2", "1"),
+        ("T4", "1"),
+        ("T5", "1"),
+        ("T6", "1"),
+        ("T7", "1"),
+    ]
     fine = [r for r in rows if r["_parse_error"] is None]
-    assert [(r["invoice_id"], r["amount_excl_vat"], r["art"], r["supplier_org_no"])
-            for r in fine] == [("T1", "1000.00", "100", "974760673"),
-                               ("T2", "-200.00", "100", "974760673"),
-                               ("T5", "50.5", "115", "NO 923 609 016 MVA")]
+    assert [
+        (r["invoice_id"], r["amount_excl_vat"], r["art"], r["supplier_org_no"]) for r in fine
+    ] == [
+        ("T1", "1000.00", "100", "974760673"),
+        ("T2", "-200.00", "100", "974760673"),
+        ("T5", "50.5", "115", "NO 923 609 016 MVA"),
+    ]
     assert fine[0]["invoice_date"] == "2024-01-15"  # the voucher date, not the ValueDate
     assert fine[0]["description"] == "T1 line 1" and fine[0]["currency"] == "NOK"
     errors = {r["invoice_id"]: r["_parse_error"] for r in rows if r["_parse_error"]}
     assert errors == {
         "T4": "transaction T4 line 1: expense posting without its own SupplierID in a "
-              "transaction naming several suppliers (S1, S2); ambiguous",
+        "transaction naming several suppliers (S1, S2); ambiguous",
         "T6": "transaction T6 line 1: SupplierID 'S9' is not in MasterFiles/Suppliers",
         "T7": "transaction T7 line 1: amount '12,5' is not a number",
     }
@@ -309,7 +401,8 @@ def test_doctype_files_are_rejected_without_expansion(tmp_path: Path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
     bomb = tmp_path / "bomb.xml"
-    bomb.write_text(textwrap.dedent("""\
+    bomb.write_text(
+        textwrap.dedent("""\
         <?xml version="1.0"?>
         <!DOCTYPE AuditFile [
          <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
@@ -322,15 +415,18 @@ def test_doctype_files_are_rejected_without_expansion(tmp_path: Path):
         <AuditFile xmlns="urn:StandardAuditFile-Taxation-Financial:NO">
           <Header><DefaultCurrencyCode>&f;</DefaultCurrencyCode></Header>
         </AuditFile>
-        """))
+        """)
+    )
     xxe = tmp_path / "xxe.xml"
-    xxe.write_text(textwrap.dedent(f"""\
+    xxe.write_text(
+        textwrap.dedent(f"""\
         <?xml version="1.0"?>
         <!DOCTYPE AuditFile [<!ENTITY x SYSTEM "{secret.as_uri()}">]>
         <AuditFile xmlns="urn:StandardAuditFile-Taxation-Financial:NO">
           <Header><DefaultCurrencyCode>&x;</DefaultCurrencyCode></Header>
         </AuditFile>
-        """))
+        """)
+    )
     for path in (bomb, xxe):
         with pytest.raises(DeliveryRejected, match=rf"^{path.name}: .*DOCTYPE") as caught:
             saft.read_header(path, None)
@@ -346,8 +442,11 @@ def test_truncated_file_is_rejected_while_streaming(tmp_path: Path):
     truncated = tmp_path / "truncated.xml"
     truncated.write_bytes(data[: int(len(data) * 0.6)])
     saft.read_header(truncated, None)  # the cheap check reads the prolog only
-    with pytest.raises(DeliveryRejected, match=r"^truncated\.xml: not a valid SAF-T Financial "
-                                               r"file \(not well-formed XML"):
+    with pytest.raises(
+        DeliveryRejected,
+        match=r"^truncated\.xml: not a valid SAF-T Financial "
+        r"file \(not well-formed XML",
+    ):
         list(saft.iter_batches(truncated, None, HEADER))
 
 
@@ -362,14 +461,14 @@ def test_folder_with_a_good_and_a_truncated_file(tmp_path: Path):
     assert len(rows) == 23
     assert [r["_parse_error"] for r in rows[:22]] == [None] * 22
     assert rows[22]["_parse_error"].startswith(
-        "file b_broken.xml: not a valid SAF-T Financial file (not well-formed XML")
+        "file b_broken.xml: not a valid SAF-T Financial file (not well-formed XML"
+    )
     assert rows[22]["_source_row"] == 23
 
 
 def test_not_a_saft_file_and_size_limit(tmp_path: Path, monkeypatch):
     invoice = tmp_path / "invoice.xml"
-    invoice.write_text('<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:'
-                       'Invoice-2"/>')
+    invoice.write_text('<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>')
     with pytest.raises(DeliveryRejected, match=r"root element is Invoice .* not a SAF-T"):
         saft.read_header(invoice, None)
     monkeypatch.setattr(saft, "MAX_FILE_BYTES", 10_000)

@@ -1,6 +1,5 @@
 """Publish the finished marts as the read-only snapshot the dashboards and exports read."""
 
-
 import dagster as dg
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
@@ -19,9 +18,11 @@ def build_publish_asset(cooperation: Cooperation, dbt_models: dg.AssetsDefinitio
     )
     def published_snapshot() -> dg.MaterializeResult:
         counts = publish_snapshot(cooperation.warehouse, cooperation.snapshot)
-        return dg.MaterializeResult(metadata={
-            "snapshot": dg.MetadataValue.path(str(cooperation.snapshot)),
-            **{f"{table}_rows": rows for table, rows in counts.items()},
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "snapshot": dg.MetadataValue.path(str(cooperation.snapshot)),
+                **{f"{table}_rows": rows for table, rows in counts.items()},
+            }
+        )
 
     return published_snapshot

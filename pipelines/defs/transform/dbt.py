@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: one asset per model, dbt tests as asset checks."""
 
-
 import json
 import os
 import sys
@@ -31,8 +30,13 @@ def _manifest_is_stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    sources = (p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".csv")
-               and "target" not in p.parts and "logs" not in p.parts)
+    sources = (
+        p
+        for p in DBT_PROJECT_DIR.rglob("*")
+        if p.suffix in (".sql", ".yml", ".csv")
+        and "target" not in p.parts
+        and "logs" not in p.parts
+    )
     return any(p.stat().st_mtime > built for p in sources)
 
 
