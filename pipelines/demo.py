@@ -45,6 +45,7 @@ from statistics import NormalDist
 
 from stdnum.no import orgnr as no_orgnr
 
+from pipelines.contracts import column_names
 from pipelines.settings import default_reference_file
 
 __all__ = [
@@ -63,50 +64,11 @@ __all__ = [
     "generate_demo",
 ]
 
-SPEND_COLUMNS = (
-    "municipality_id",
-    "invoice_id",
-    "line_no",
-    "invoice_date",
-    "supplier_org_no",
-    "supplier_name",
-    "account",
-    "art",
-    "amount_excl_vat",
-    "currency",
-    "item_code",
-    "item_code_scheme",
-    "description",
-    "order_ref",
-    "contract_ref",
-    # format v1.1 (optional columns): responsibility code (ansvar) and price data
-    "department",
-    "seller_item_id",
-    "quantity",
-    "unit_price",
-)
-AGREEMENT_COLUMNS = (
-    "agreement_id",
-    "agreement_name",
-    "scope",
-    "category_ids",
-    "supplier_org_nos",
-    "participants",
-    "valid_from",
-    "valid_to",
-    "provision_rate",
-    "estimated_annual_volume",
-)
+# The standard files' columns come from their contracts (data_contracts/*.odcs.yaml).
+SPEND_COLUMNS = column_names("spend")
+AGREEMENT_COLUMNS = column_names("agreements")
 PRICE_LIST_PATH = "agreements/price_list.csv"
-PRICE_LIST_COLUMNS = (
-    "agreement_id",
-    "supplier_org_no",
-    "item_id",
-    "unit_price",
-    "currency",
-    "valid_from",
-    "valid_to",
-)
+PRICE_LIST_COLUMNS = column_names("price_list")
 PRICE_TOLERANCE = "0.02"  # cooperation.price_tolerance in the generated cooperation.yml
 # The two members that deliver in their own ERP's shape (profiles in data_contracts/profiles).
 ERP_COLUMNS = {
