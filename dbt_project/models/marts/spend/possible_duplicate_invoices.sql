@@ -97,26 +97,15 @@ ordered_invoices as (
 
 ),
 
+-- the pairs as (member, supplier, first and second invoice_order) and a reason
 same_id_pairs as (
 
     select
         first_invoice.municipality_id,
         first_invoice.supplier_key,
-        'same invoice id delivered twice' as reason,
-        first_invoice.invoice_id as first_invoice_id,
-        first_invoice.invoice_date as first_invoice_date,
-        first_invoice.amount as first_amount,
-        first_invoice.line_count as first_line_count,
-        first_invoice.source_file as first_source_file,
-        first_invoice.source_row as first_source_row,
-        first_invoice.delivery_id as first_delivery_id,
-        second_invoice.invoice_id as second_invoice_id,
-        second_invoice.invoice_date as second_invoice_date,
-        second_invoice.amount as second_amount,
-        second_invoice.line_count as second_line_count,
-        second_invoice.source_file as second_source_file,
-        second_invoice.source_row as second_source_row,
-        second_invoice.delivery_id as second_delivery_id
+        first_invoice.invoice_order as first_invoice_order,
+        second_invoice.invoice_order as second_invoice_order,
+        'same invoice id delivered twice' as reason
 
     from ordered_invoices as first_invoice
 
@@ -134,21 +123,9 @@ same_amount_pairs as (
     select
         first_invoice.municipality_id,
         first_invoice.supplier_key,
-        'same amount within {{ window_days }} days under another invoice id' as reason,
-        first_invoice.invoice_id as first_invoice_id,
-        first_invoice.invoice_date as first_invoice_date,
-        first_invoice.amount as first_amount,
-        first_invoice.line_count as first_line_count,
-        first_invoice.source_file as first_source_file,
-        first_invoice.source_row as first_source_row,
-        first_invoice.delivery_id as first_delivery_id,
-        second_invoice.invoice_id as second_invoice_id,
-        second_invoice.invoice_date as second_invoice_date,
-        second_invoice.amount as second_amount,
-        second_invoice.line_count as second_line_count,
-        second_invoice.source_file as second_source_file,
-        second_invoice.source_row as second_source_row,
-        second_invoice.delivery_id as second_delivery_id
+        first_invoice.invoice_order as first_invoice_order,
+        second_invoice.invoice_order as second_invoice_order,
+        'same amount within {{ window_days }} days under another invoice id' as reason
 
     from ordered_invoices as first_invoice
 
@@ -185,27 +162,40 @@ final as (
         pairs.supplier_key,
         supplier_names.supplier_name,
         pairs.reason,
-        pairs.first_invoice_id,
-        cast(pairs.first_invoice_date as date) as first_invoice_date,
-        cast(pairs.first_amount as decimal(18, 4)) as first_amount,
-        pairs.first_line_count,
-        pairs.first_source_file,
-        pairs.first_source_row,
-        pairs.first_delivery_id,
-        pairs.second_invoice_id,
-        cast(pairs.second_invoice_date as date) as second_invoice_date,
-        cast(pairs.second_amount as decimal(18, 4)) as second_amount,
-        pairs.second_line_count,
-        pairs.second_source_file,
-        pairs.second_source_row,
-        pairs.second_delivery_id,
-        pairs.first_delivery_id = pairs.second_delivery_id as is_same_delivery,
+        first_invoice.invoice_id as first_invoice_id,
+        cast(first_invoice.invoice_date as date) as first_invoice_date,
+        cast(first_invoice.amount as decimal(18, 4)) as first_amount,
+        first_invoice.line_count as first_line_count,
+        first_invoice.source_file as first_source_file,
+        first_invoice.source_row as first_source_row,
+        first_invoice.delivery_id as first_delivery_id,
+        second_invoice.invoice_id as second_invoice_id,
+        cast(second_invoice.invoice_date as date) as second_invoice_date,
+        cast(second_invoice.amount as decimal(18, 4)) as second_amount,
+        second_invoice.line_count as second_line_count,
+        second_invoice.source_file as second_source_file,
+        second_invoice.source_row as second_source_row,
+        second_invoice.delivery_id as second_delivery_id,
+        first_invoice.delivery_id = second_invoice.delivery_id as is_same_delivery,
         cast(
-            {{ dbt.datediff('pairs.first_invoice_date', 'pairs.second_invoice_date', 'day') }}
-            as integer
+            {{ dbt.datediff(
+                'first_invoice.invoice_date', 'second_invoice.invoice_date', 'day'
+            ) }} as integer
         ) as days_apart
 
     from pairs
+
+    inner join ordered_invoices as first_invoice
+        on
+            pairs.municipality_id = first_invoice.municipality_id
+            and pairs.supplier_key = first_invoice.supplier_key
+            and pairs.first_invoice_order = first_invoice.invoice_order
+
+    inner join ordered_invoices as second_invoice
+        on
+            pairs.municipality_id = second_invoice.municipality_id
+            and pairs.supplier_key = second_invoice.supplier_key
+            and pairs.second_invoice_order = second_invoice.invoice_order
 
     left join supplier_names
         on pairs.supplier_key = supplier_names.supplier_key
