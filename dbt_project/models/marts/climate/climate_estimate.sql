@@ -10,11 +10,10 @@
 
 with
 
-spend_lines as (
+-- influenceable spend per member (and 'ALL'), year and category
+category_spend as (
 
-    select * from {{ ref('fct_spend_lines') }}
-
-    where is_influenceable
+    select * from {{ ref('category_kpis') }}
 
 ),
 
@@ -83,65 +82,20 @@ category_factors as (
 
 ),
 
-by_municipality as (
-
-    select
-        municipality_id,
-        year,
-        category_id,
-        sum(amount) as influenceable_spend,
-        count(*) as spend_line_count
-
-    from spend_lines
-
-    group by
-        municipality_id,
-        year,
-        category_id
-
-),
-
-by_cooperation as (
-
-    select
-        'ALL' as municipality_id,
-        year,
-        category_id,
-        sum(influenceable_spend) as influenceable_spend,
-        sum(spend_line_count) as spend_line_count
-
-    from by_municipality
-
-    group by
-        year,
-        category_id
-
-),
-
-unioned as (
-
-    select * from by_municipality
-
-    union all
-
-    select * from by_cooperation
-
-),
-
 final as (
 
     select
-        unioned.municipality_id,
+        category_spend.municipality_id,
         coalesce(
             municipalities.municipality_name,
-            case when unioned.municipality_id = 'ALL' then cooperations.cooperation_name end
+            case when category_spend.municipality_id = 'ALL' then cooperations.cooperation_name end
         ) as municipality_name,
-        unioned.year,
-        unioned.category_id,
+        category_spend.year,
+        category_spend.category_id,
         category_factors.category_name,
         category_factors.parent_category_id,
-        cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
-        cast(unioned.spend_line_count as bigint) as spend_line_count,
+        category_spend.influenceable_spend,
+        category_spend.spend_line_count,
         category_factors.kg_co2e_per_currency_unit is not null as has_emission_factor,
         category_factors.factor_category_id,
         cast(category_factors.kg_co2e_per_currency_unit as decimal(18, 6))
@@ -152,12 +106,12 @@ final as (
         category_factors.factor_source,
         category_factors.is_illustrative,
         cast(
-            cast(unioned.influenceable_spend as decimal(38, 4))
+            cast(category_spend.influenceable_spend as decimal(38, 4))
             * cast(category_factors.kg_co2e_per_currency_unit as decimal(38, 6))
             as decimal(18, 4)
         ) as estimated_kg_co2e,
         cast(
-            cast(unioned.influenceable_spend as decimal(38, 4))
+            cast(category_spend.influenceable_spend as decimal(38, 4))
             * cast(category_factors.kg_co2e_per_currency_unit as decimal(38, 6))
             * 0.001
             as decimal(18, 6)
@@ -165,20 +119,20 @@ final as (
         cast(
             case
                 when category_factors.kg_co2e_per_currency_unit is null
-                    then unioned.influenceable_spend
+                    then category_spend.influenceable_spend
                 else 0
             end as decimal(18, 4)
         ) as spend_without_factor
 
-    from unioned
+    from category_spend
 
     cross join cooperations
 
     left join municipalities
-        on unioned.municipality_id = municipalities.municipality_id
+        on category_spend.municipality_id = municipalities.municipality_id
 
     left join category_factors
-        on unioned.category_id = category_factors.category_id
+        on category_spend.category_id = category_factors.category_id
 
 )
 
