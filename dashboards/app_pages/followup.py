@@ -108,6 +108,11 @@ def amount_text(value: Any) -> str:
     return fmt_amount(value, currency)
 
 
+def source_references(files: pd.Series, rows: pd.Series) -> list[str]:
+    """Where a line was delivered: "file, row N"."""
+    return [f"{file}, row {row}" for file, row in zip(files, rows, strict=True)]
+
+
 def member_name(municipality_id: Any) -> str:
     return names.get(str(municipality_id), str(municipality_id))
 
@@ -354,12 +359,9 @@ if not ui.mart_missing(snapshot, "marts.price_deviations"):
                     "Invoice": deviations["invoice_id"],
                     "Line": deviations["line_no"],
                     "Agreement": deviations["agreement_id"],
-                    "Source": [
-                        f"{file}, row {row}"
-                        for file, row in zip(
-                            deviations["source_file"], deviations["source_row"], strict=True
-                        )
-                    ],
+                    "Source": source_references(
+                        deviations["source_file"], deviations["source_row"]
+                    ),
                 }
             ),
             {
@@ -405,18 +407,12 @@ if not ui.mart_missing(snapshot, "marts.possible_duplicate_invoices"):
                     "Second amount": pairs["second_amount"],
                     "Days apart": pairs["days_apart"],
                     "Same delivery": pairs["is_same_delivery"],
-                    "First delivered in": [
-                        f"{file}, row {row}"
-                        for file, row in zip(
-                            pairs["first_source_file"], pairs["first_source_row"], strict=True
-                        )
-                    ],
-                    "Second delivered in": [
-                        f"{file}, row {row}"
-                        for file, row in zip(
-                            pairs["second_source_file"], pairs["second_source_row"], strict=True
-                        )
-                    ],
+                    "First delivered in": source_references(
+                        pairs["first_source_file"], pairs["first_source_row"]
+                    ),
+                    "Second delivered in": source_references(
+                        pairs["second_source_file"], pairs["second_source_row"]
+                    ),
                 }
             ),
             {
