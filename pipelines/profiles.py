@@ -195,8 +195,14 @@ def _dialect(path: Path, value: Any, section: str, keys: set[str]) -> CsvDialect
 
 
 def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
-    if value is None and fmt in SELF_DESCRIBING_FORMATS:
-        value = {name: {"column": name} for name in SPEND_FIELDS if name != "art"}
+    if value is None and fmt in SELF_DESCRIBING_FORMATS:  # the reader emits what it has
+        value = {
+            name: {"column": name}
+            if name in REQUIRED_FIELDS
+            else {"column": name, "optional": True}
+            for name in SPEND_FIELDS
+            if name != "art"
+        }
     entries = _check_keys(path, "fields", value, set(SPEND_FIELDS) - {"art"})
     fields: dict[str, FieldSource] = {}
     for name, spec in entries.items():

@@ -44,12 +44,69 @@ REFERENCE_DATASETS = (
 # and dbt reads that instead (var reference_overrides).
 SEEDED_REFERENCE_DATASETS = ("taxonomy", "classification_rules", "kostra_arts", "emission_factors")
 DEFAULT_DUPLICATE_WINDOW_DAYS = 7  # possible_duplicate_invoices: same amount within N days
+DEFAULT_DUPLICATE_MIN_AMOUNT = 0  # ... of an invoice total above this (never credit notes)
+DEFAULT_DUPLICATE_MAX_PAIRS_PER_SUPPLIER = 50  # more: the payee is listed, not its pairs
+# BRIEF §3 is the official source of Norway's thresholds; no other country has a default
 DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
 DEFAULT_PRICE_TOLERANCE = 0.02  # price_deviations: an invoiced price up to 2 % above is accepted
+DEFAULT_UNMAPPED_WARNING_SHARE = 0.05  # warn when 5 % of a member's spend has no known art
 
 
 class ConfigError(Exception):
     """A problem in cooperation.yml, reported with the key or path it concerns."""
+
+
+class PeriodError(ValueError):
+    """A file name that does not carry the period its spend entry declares."""
+
+
+@dataclass(frozen=True)
+class DeclaredPeriod:
+    """What a delivery covers, as the cooperation declared it: a re-delivery of the same
+    member, series and period replaces the earlier one."""
+
+    series: str
+    period: str
+
+
+@dataclass(frozen=True)
+class PeriodRule:
+    """How a spend entry declares the period a delivery covers (a re-delivery of the same
+    member, series and period replaces the earlier one; without a rule files only add up).
+
+    `from_name`: a regular expression searched in the file name, with the named groups
+    `year` and optionally `month` or `quarter` (and `series`); `file`: each file name is a
+    period of its own, so a changed file under the same name replaces its earlier content.
+    """
+
+    from_name: re.Pattern | None = None
+    per_file: bool = False
+
+    def period_of(self, path: Path) -> tuple[str, str]:
+        """(series suffix, period) of one delivered file, from its name."""
+        if self.per_file:
+            return "", path.name
+        match = self.from_name.search(path.name)
+        if not match:
+            raise PeriodError(
+                f"{path.name}: the name does not carry a period "
+                f"(period.from_name {self.from_name.pattern!r})"
+            )
+        parts = match.groupdict()
+        year = int(parts["year"])
+        if parts.get("month"):
+            month = int(parts["month"])
+            if not 1 <= month <= 12:
+                raise PeriodError(f"{path.name}: month {parts['month']!r} is not 1-12")
+            period = f"{year:04d}-{month:02d}"
+        elif parts.get("quarter"):
+            quarter = int(parts["quarter"])
+            if not 1 <= quarter <= 4:
+                raise PeriodError(f"{path.name}: quarter {parts['quarter']!r} is not 1-4")
+            period = f"{year:04d}-Q{quarter}"
+        else:
+            period = f"{year:04d}"
+        return parts.get("series") or "", period
 
 
 @dataclass(frozen=True)
@@ -59,10 +116,20 @@ class Source:
     pattern: str
     profile: str
     where: str  # the config key, for messages: municipalities[1].spend[0]
+    optional: bool = False  # a path that matches no file is not an error
+    period: PeriodRule | None = None  # None: every file adds its lines
+    series: str = ""  # replacements happen within one series (default: the path as written)
 
     def files(self) -> list[Path]:
         """Each matching file, or folder (a folder of e-invoices is one delivery)."""
         return sorted(Path(p) for p in glob.glob(self.pattern) if Path(p).exists())
+
+    def declared_period(self, path: Path) -> DeclaredPeriod | None:
+        """The series and period a file covers (None: the file only adds its lines)."""
+        if self.period is None:
+            return None
+        suffix, period = self.period.period_of(path)
+        return DeclaredPeriod(f"{self.series}#{suffix}" if suffix else self.series, period)
 
 
 @dataclass(frozen=True)
@@ -88,9 +155,15 @@ class Cooperation:
     agreements: tuple[Source, ...]
     members: tuple[Member, ...]
     thresholds: tuple[int, ...] = field(default=())
+    thresholds_configured: bool = False  # False: the country's default (or none) applies
     price_lists: tuple[Source, ...] = field(default=())
+    supplier_registers: tuple[Source, ...] = field(default=())
     price_tolerance: float = DEFAULT_PRICE_TOLERANCE
     duplicate_window_days: int = DEFAULT_DUPLICATE_WINDOW_DAYS
+    duplicate_min_amount: float = DEFAULT_DUPLICATE_MIN_AMOUNT
+    duplicate_max_pairs_per_supplier: int = DEFAULT_DUPLICATE_MAX_PAIRS_PER_SUPPLIER
+    catch_all_payees: tuple[str, ...] = field(default=())
+    unmapped_warning_share: float = DEFAULT_UNMAPPED_WARNING_SHARE
 
     @property
     def root(self) -> Path:
@@ -144,6 +217,7 @@ _TOP_KEYS = {
     "agreements",
     "municipalities",
     "price_lists",
+    "supplier_registers",
 }
 _COOPERATION_KEYS = {
     "name",
@@ -154,10 +228,16 @@ _COOPERATION_KEYS = {
     "thresholds",
     "price_tolerance",
     "duplicate_window_days",
+    "duplicate_min_amount",
+    "duplicate_max_pairs_per_supplier",
+    "catch_all_payees",
+    "unmapped_warning_share",
 }
 _TARGET_KEYS = {"loyalty", "coverage"}
 _MEMBER_KEYS = {"id", "name", "population", "spend"}
-_SOURCE_KEYS = {"path", "profile"}
+_SOURCE_KEYS = {"path", "profile", "optional"}
+_SPEND_SOURCE_KEYS = _SOURCE_KEYS | {"period", "series"}
+_PERIOD_GROUPS = {"year", "month", "quarter", "series"}
 
 
 class _Reader:
@@ -204,19 +284,58 @@ class _Reader:
             raise self.fail(where, f"file not found: {path}")
         return path.resolve() if must_exist else path
 
-    def source(self, value: Any, where: str) -> Source:
-        entry = self.mapping(value, where, _SOURCE_KEYS, {"path", "profile"})
+    def flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"{value!r} must be true or false")
+        return value
+
+    def source(self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS) -> Source:
+        entry = self.mapping(value, where, keys, {"path", "profile"})
         raw = self.text(entry["path"], f"{where}.path")
         pattern = str(self.config_path.parent / raw)
-        if not glob.has_magic(raw) and not Path(pattern).exists():
-            raise self.fail(f"{where}.path", f"file not found: {pattern}")
+        optional = self.flag(entry.get("optional", False), f"{where}.optional")
+        if not optional and not any(Path(p).exists() for p in glob.glob(pattern)):
+            problem = "no file matches" if glob.has_magic(raw) else "file not found:"
+            raise self.fail(
+                f"{where}.path",
+                f"{problem} {pattern} (write `optional: true` if that is expected)",
+            )
         profile = self.text(entry["profile"], f"{where}.profile")
-        return Source(pattern=pattern, profile=profile, where=where)
+        series = self.text(entry["series"], f"{where}.series") if "series" in entry else raw
+        return Source(
+            pattern=pattern,
+            profile=profile,
+            where=where,
+            optional=optional,
+            period=self.period(entry.get("period"), f"{where}.period"),
+            series=series,
+        )
 
-    def sources(self, value: Any, where: str) -> tuple[Source, ...]:
+    def period(self, value: Any, where: str) -> PeriodRule | None:
+        if value is None:
+            return None
+        if value == "file":
+            return PeriodRule(per_file=True)
+        entry = self.mapping(value, where, {"from_name"}, {"from_name"})
+        text = self.text(entry["from_name"], f"{where}.from_name")
+        try:
+            pattern = re.compile(text)
+        except re.error as error:
+            message = f"not a valid regular expression: {error}"
+            raise self.fail(f"{where}.from_name", message) from None
+        groups = set(pattern.groupindex)
+        if "year" not in groups or not groups <= _PERIOD_GROUPS or {"month", "quarter"} <= groups:
+            raise self.fail(
+                f"{where}.from_name",
+                "name the groups (?P<year>...) and optionally (?P<month>...) or "
+                "(?P<quarter>...), and (?P<series>...)",
+            )
+        return PeriodRule(from_name=pattern)
+
+    def sources(self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS) -> tuple[Source, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail(where, "expected a list of {path, profile} entries")
-        return tuple(self.source(item, f"{where}[{i}]") for i, item in enumerate(value))
+        return tuple(self.source(item, f"{where}[{i}]", keys) for i, item in enumerate(value))
 
 
 def _kind(value: Any) -> str:
@@ -279,9 +398,28 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         agreements=r.sources(top.get("agreements"), "agreements"),
         members=members,
         thresholds=_thresholds(r, coop.get("thresholds"), country),
-        price_lists=_price_lists(r, top.get("price_lists")),
+        thresholds_configured=coop.get("thresholds") is not None,
+        price_lists=_standard_files(r, top.get("price_lists"), "price_lists"),
+        supplier_registers=_standard_files(r, top.get("supplier_registers"), "supplier_registers"),
         price_tolerance=_price_tolerance(r, coop.get("price_tolerance")),
         duplicate_window_days=_duplicate_window_days(r, coop.get("duplicate_window_days")),
+        duplicate_min_amount=_amount(
+            r,
+            coop.get("duplicate_min_amount"),
+            "duplicate_min_amount",
+            DEFAULT_DUPLICATE_MIN_AMOUNT,
+        ),
+        duplicate_max_pairs_per_supplier=_whole_number(
+            r,
+            coop.get("duplicate_max_pairs_per_supplier"),
+            "duplicate_max_pairs_per_supplier",
+            DEFAULT_DUPLICATE_MAX_PAIRS_PER_SUPPLIER,
+            minimum=1,
+        ),
+        catch_all_payees=_patterns(r, coop.get("catch_all_payees"), "catch_all_payees"),
+        unmapped_warning_share=_optional_share(
+            r, coop.get("unmapped_warning_share"), DEFAULT_UNMAPPED_WARNING_SHARE
+        ),
     )
 
 
@@ -300,16 +438,17 @@ def _thresholds(r: _Reader, value: Any, country: str) -> tuple[int, ...]:
     return tuple(sorted(value))
 
 
-def _price_lists(r: _Reader, value: Any) -> tuple[Source, ...]:
-    """Optional `price_lists:` entries `{path}` (a glob allowed); the only profile is the
-    standard format (data_contracts/price_list.odcs.yaml), so `profile` may be left out."""
+def _standard_files(r: _Reader, value: Any, key: str) -> tuple[Source, ...]:
+    """Optional `price_lists:` / `supplier_registers:` entries `{path}` (a glob allowed);
+    the only profile is the standard format (data_contracts/<dataset>.odcs.yaml), so
+    `profile` may be left out."""
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise r.fail("price_lists", "expected a list of {path} entries")
+        raise r.fail(key, "expected a list of {path} entries")
     sources = []
     for i, item in enumerate(value):
-        where = f"price_lists[{i}]"
+        where = f"{key}[{i}]"
         entry = r.mapping(item, where, _SOURCE_KEYS, {"path"})
         sources.append(r.source({"profile": "canonical", **entry}, where))
     return tuple(sources)
@@ -330,6 +469,46 @@ def _duplicate_window_days(r: _Reader, value: Any) -> int:
             f"{value!r} must be a whole number of days from 0 to 366",
         )
     return value
+
+
+def _amount(r: _Reader, value: Any, key: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e14:
+        raise r.fail(f"cooperation.{key}", f"{value!r} must be an amount ≥ 0")
+    return value
+
+
+def _whole_number(r: _Reader, value: Any, key: str, default: int, minimum: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 10**9:
+        raise r.fail(f"cooperation.{key}", f"{value!r} must be a whole number ≥ {minimum}")
+    return value
+
+
+def _patterns(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
+    """A list of case-insensitive regular expressions (Python syntax, checked here)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise r.fail(f"cooperation.{key}", "expected a list of regular expressions")
+    patterns = []
+    for i, item in enumerate(value):
+        text = r.text(item, f"cooperation.{key}[{i}]")
+        try:
+            re.compile(text)
+        except re.error as error:
+            message = f"not a valid regular expression: {error}"
+            raise r.fail(f"cooperation.{key}[{i}]", message) from None
+        patterns.append(text)
+    return tuple(patterns)
+
+
+def _optional_share(r: _Reader, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    return r.fraction(value, "cooperation.unmapped_warning_share")
 
 
 def _reference(r: _Reader, value: Any) -> dict[str, Path]:
@@ -359,7 +538,11 @@ def _members(r: _Reader, value: Any) -> tuple[Member, ...]:
             isinstance(population, bool) or not isinstance(population, int) or population < 0
         ):
             raise r.fail(f"{where}.population", f"{population!r} must be a whole number ≥ 0")
-        spend = r.sources(entry["spend"], f"{where}.spend") if entry.get("spend") else ()
+        spend = (
+            r.sources(entry["spend"], f"{where}.spend", _SPEND_SOURCE_KEYS)
+            if entry.get("spend")
+            else ()
+        )
         members.append(Member(member_id, r.text(entry["name"], f"{where}.name"), population, spend))
     return tuple(members)
 

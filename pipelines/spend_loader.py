@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from pipelines.orgno import clean_org_no
 from pipelines.profiles import REQUIRED_FIELDS, SourceProfile
+from pipelines.settings import DeclaredPeriod
 from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
 from pipelines.sources.csv_file import CsvHeader
 
@@ -36,6 +37,7 @@ class DeliveryResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     amount_loaded: Decimal | None = None
+    rows_excluded: int = 0
     recorded: bool = True  # False: nothing new was written (the file was seen before)
 
 
@@ -316,7 +318,7 @@ def _insert_outcomes(
             {expr.field("order_ref")}, {expr.field("contract_ref")},
             ?, s._source_row, ?, ?,
             {expr.field("department")}, {expr.field("seller_item_id")},
-            s.quantity, s.unit_price
+            s.quantity, s.unit_price, {expr.field("local_supplier_id")}
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
         LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field("account")}
@@ -351,24 +353,30 @@ def _already_delivered(con: duckdb.DuckDBPyConnection, member_id: str, sha: str)
 def _record(
     con: duckdb.DuckDBPyConnection,
     member_id: str,
-    profile: SourceProfile,
+    profile_name: str,
     result: DeliveryResult,
     loaded_at: datetime,
+    series: str | None = None,
+    period: str | None = None,
 ) -> None:
     con.execute(
         """
-        INSERT INTO raw.deliveries
+        INSERT INTO raw.deliveries (
+            delivery_id, municipality_id, source_file, file_sha256, profile, rows_read,
+            rows_loaded, rows_rejected, amount_loaded, first_invoice_date, last_invoice_date,
+            status, message, loaded_at, series, period, rows_excluded
+        )
         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?,
                (SELECT min(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
                (SELECT max(invoice_date) FROM raw.spend_lines WHERE delivery_id = ?),
-               ?, ?, ?
+               ?, ?, ?, ?, ?, ?
         """,
         [
             result.delivery_id,
             member_id,
             result.source_file,
             result.file_sha256,
-            profile.name,
+            profile_name,
             result.rows_read,
             result.rows_loaded,
             result.rows_rejected,
@@ -378,51 +386,68 @@ def _record(
             result.status,
             result.message,
             loaded_at,
+            series,
+            period,
+            result.rows_excluded,
         ],
     )
 
 
 def _replace_earlier_deliveries(
-    con: duckdb.DuckDBPyConnection, member_id: str, delivery_id: str, name: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    member_id: str,
+    delivery_id: str,
+    declared: DeclaredPeriod,
+    name: str,
+    replaced_at: datetime,
 ) -> None:
-    """The correction rule: a new delivery replaces each earlier loaded delivery of the same
-    member whose invoice dates all lie within the new delivery's first..last invoice date.
-    The replaced rows stay in raw (for audit); dbt leaves them out of the figures."""
+    """A re-delivery: the new delivery replaces every earlier loaded delivery of the same
+    member that the cooperation declared to cover the same series and period. The replaced
+    rows stay in raw (for audit); dbt leaves them out of the figures."""
     con.execute(
         """
-        INSERT INTO raw.delivery_replacements
-        SELECT earlier.delivery_id, new.delivery_id, ?,
-               'replaced by ' || ? || ': its invoice dates (' || earlier.first_invoice_date
-               || ' to ' || earlier.last_invoice_date || ') lie within the new delivery''s '
-               || new.first_invoice_date || ' to ' || new.last_invoice_date
-        FROM raw.deliveries AS new
-        JOIN raw.deliveries AS earlier
-          ON earlier.municipality_id = new.municipality_id
-         AND earlier.delivery_id <> new.delivery_id
-         AND earlier.status = 'loaded'
-         AND earlier.first_invoice_date >= new.first_invoice_date
-         AND earlier.last_invoice_date <= new.last_invoice_date
-        WHERE new.delivery_id = ? AND new.municipality_id = ?
-          AND earlier.delivery_id NOT IN (SELECT delivery_id FROM raw.delivery_replacements)
+        INSERT INTO raw.delivery_replacements (
+            delivery_id, replaced_by, replaced_at, reason, rows_replaced, amount_replaced
+        )
+        SELECT
+            earlier.delivery_id, ?, ?,
+            'replaced by ' || ? || ': a re-delivery of period ' || earlier.period,
+            earlier.rows_loaded,
+            (SELECT coalesce(sum(amount_excl_vat), 0) FROM raw.spend_lines AS lines
+             WHERE lines.delivery_id = earlier.delivery_id)
+        FROM raw.deliveries AS earlier
+        LEFT JOIN raw.delivery_replacements AS done
+          ON done.delivery_id = earlier.delivery_id
+        WHERE earlier.municipality_id = ? AND earlier.series = ? AND earlier.period = ?
+          AND earlier.status = 'loaded' AND earlier.delivery_id <> ?
+          AND done.delivery_id IS NULL
         """,
-        [loaded_at, name, delivery_id, member_id],
+        [
+            delivery_id,
+            replaced_at,
+            name,
+            member_id,
+            declared.series,
+            declared.period,
+            delivery_id,
+        ],
     )
 
 
-def load_spend_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    member_id: str,
-    profile: SourceProfile,
-    cooperation_country: str,
-    cooperation_currency: str,
-) -> DeliveryResult:
-    """Load one delivered file for one member. Idempotent: a file already recorded is not
-    loaded again; a file rejected before is tried again (its profile may have been fixed)."""
-    sha = file_sha256(path)
+def _forget_rejected_attempt(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
+    """A delivery rejected before is tried again: its old record (and anything it may have
+    left) goes, so that a retry can never count a row twice."""
+    for table in ("deliveries", "spend_lines", "rejected_rows", "excluded_rows"):
+        con.execute(f"DELETE FROM raw.{table} WHERE delivery_id = ?", [delivery_id])
+
+
+def earlier_outcome(
+    con: duckdb.DuckDBPyConnection, member_id: str, path: Path, sha: str
+) -> DeliveryResult | None:
+    """What an earlier run already did with this file (or with the same content from this
+    member under another name), or None when the file is new or was rejected before."""
     source_file = str(path)
     delivery_id = delivery_key(member_id, source_file, sha)
-    loaded_at = datetime.now()
     recorded = _recorded_status(con, delivery_id)
     if recorded and recorded[0] != "rejected":
         return DeliveryResult(
@@ -433,11 +458,9 @@ def load_spend_file(
             f"already {recorded[0].replace('_', ' ')} at {recorded[1]:%Y-%m-%d %H:%M}",
             recorded=False,
         )
-    if recorded:
-        con.execute("DELETE FROM raw.deliveries WHERE delivery_id = ?", [delivery_id])
     earlier = _already_delivered(con, member_id, sha)
     if earlier:
-        result = DeliveryResult(
+        return DeliveryResult(
             delivery_id,
             source_file,
             sha,
@@ -445,8 +468,66 @@ def load_spend_file(
             f"same content as {Path(earlier[0]).name}, loaded "
             f"{earlier[1]:%Y-%m-%d %H:%M}: not loaded twice",
         )
-        _record(con, member_id, profile, result, loaded_at)
-        return result
+    return None
+
+
+def record_rejection(
+    con: duckdb.DuckDBPyConnection,
+    member_id: str,
+    path: Path,
+    profile_name: str,
+    message: str,
+    declared: DeclaredPeriod | None = None,
+    sha: str | None = None,
+) -> DeliveryResult:
+    """A delivery that cannot be read (unknown profile, undeclared period, ...). A file an
+    earlier run loaded is never turned `rejected`: it stays loaded and the problem is
+    reported; a new file is recorded as rejected and tried again on the next run."""
+    sha = sha or file_sha256(path)
+    earlier = earlier_outcome(con, member_id, path, sha)
+    if earlier is not None:
+        return DeliveryResult(
+            earlier.delivery_id,
+            earlier.source_file,
+            sha,
+            "rejected",
+            f"{message} (this file was loaded before and stays as it was)",
+            recorded=False,
+        )
+    delivery_id = delivery_key(member_id, str(path), sha)
+    _forget_rejected_attempt(con, delivery_id)
+    result = DeliveryResult(delivery_id, str(path), sha, "rejected", message)
+    series, period = (declared.series, declared.period) if declared else (None, None)
+    _record(con, member_id, profile_name, result, datetime.now(), series, period)
+    return result
+
+
+def load_spend_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    member_id: str,
+    profile: SourceProfile,
+    cooperation_country: str,
+    cooperation_currency: str,
+    declared: DeclaredPeriod | None = None,
+    sha: str | None = None,
+) -> DeliveryResult:
+    """Load one delivered file for one member. Idempotent: a file already recorded is not
+    loaded again; a file rejected before is tried again (its profile may have been fixed).
+    With a declared period, the delivery replaces the member's earlier deliveries of the
+    same series and period."""
+    sha = sha or file_sha256(path)
+    source_file = str(path)
+    delivery_id = delivery_key(member_id, source_file, sha)
+    loaded_at = datetime.now()
+    series, period = (declared.series, declared.period) if declared else (None, None)
+    earlier = earlier_outcome(con, member_id, path, sha)
+    if earlier is not None:
+        if earlier.recorded:  # same content under another name: recorded as a duplicate
+            _forget_rejected_attempt(con, delivery_id)
+            _record(con, member_id, profile.name, earlier, loaded_at, series, period)
+        return earlier
+    _forget_rejected_attempt(con, delivery_id)
     country = profile.country or cooperation_country
     con.execute("BEGIN TRANSACTION")
     try:
@@ -473,13 +554,14 @@ def load_spend_file(
             rejected,
             amount,
         )
-        _record(con, member_id, profile, result, loaded_at)
-        _replace_earlier_deliveries(con, member_id, delivery_id, path.name, loaded_at)
+        _record(con, member_id, profile.name, result, loaded_at, series, period)
+        if declared is not None and loaded:
+            _replace_earlier_deliveries(con, member_id, delivery_id, declared, path.name, loaded_at)
         con.execute("COMMIT")
     except DeliveryRejected as problem:
         con.execute("ROLLBACK")
         result = DeliveryResult(delivery_id, source_file, sha, "rejected", str(problem))
-        _record(con, member_id, profile, result, loaded_at)
+        _record(con, member_id, profile.name, result, loaded_at, series, period)
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -44,7 +44,8 @@ RAW_TABLES: dict[str, str] = {
         department VARCHAR,
         seller_item_id VARCHAR,
         quantity DECIMAL(18, 4),
-        unit_price DECIMAL(18, 6)
+        unit_price DECIMAL(18, 6),
+        local_supplier_id VARCHAR
     """,
     "rejected_rows": """
         delivery_id VARCHAR,
@@ -69,13 +70,28 @@ RAW_TABLES: dict[str, str] = {
         last_invoice_date DATE,
         status VARCHAR NOT NULL,
         message VARCHAR,
-        loaded_at TIMESTAMP NOT NULL
+        loaded_at TIMESTAMP NOT NULL,
+        series VARCHAR,
+        period VARCHAR,
+        rows_excluded BIGINT
     """,
-    "delivery_replacements": """
+    "delivery_replacements": f"""
         delivery_id VARCHAR NOT NULL,
         replaced_by VARCHAR NOT NULL,
         replaced_at TIMESTAMP NOT NULL,
-        reason VARCHAR NOT NULL
+        reason VARCHAR NOT NULL,
+        rows_replaced BIGINT,
+        amount_replaced {AMOUNT}
+    """,
+    "excluded_rows": f"""
+        delivery_id VARCHAR NOT NULL,
+        municipality_id VARCHAR NOT NULL,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT,
+        reason VARCHAR NOT NULL,
+        raw_row VARCHAR,
+        amount_excl_vat {AMOUNT},
+        excluded_at TIMESTAMP NOT NULL
     """,
     "agreements": """
         agreement_id VARCHAR NOT NULL,
@@ -111,6 +127,18 @@ RAW_TABLES: dict[str, str] = {
         currency VARCHAR NOT NULL,
         valid_from DATE NOT NULL,
         valid_to DATE NOT NULL,
+        source_file VARCHAR NOT NULL,
+        source_row BIGINT NOT NULL
+    """,
+    "supplier_register": """
+        supplier_id VARCHAR NOT NULL,
+        supplier_name VARCHAR,
+        org_no_raw VARCHAR,
+        org_no VARCHAR,
+        is_org_no_valid BOOLEAN NOT NULL,
+        alias_type VARCHAR,
+        alias VARCHAR,
+        municipality_id VARCHAR,
         source_file VARCHAR NOT NULL,
         source_row BIGINT NOT NULL
     """,
@@ -163,7 +191,13 @@ RAW_TABLES: dict[str, str] = {
 }
 
 # Tables that belong to one municipality's deliveries; the rest are replaced whole.
-DELIVERY_TABLES = ("spend_lines", "rejected_rows", "deliveries", "delivery_replacements")
+DELIVERY_TABLES = (
+    "spend_lines",
+    "rejected_rows",
+    "deliveries",
+    "delivery_replacements",
+    "excluded_rows",
+)
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:

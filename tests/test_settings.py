@@ -74,8 +74,19 @@ def test_missing_config_file(tmp_path: Path):
         load_config(tmp_path / "nope.yml")
 
 
-def test_glob_matching_nothing_is_a_member_without_deliveries(innherred: Path):
+def test_glob_matching_nothing_is_an_error_naming_the_key_and_the_path(innherred: Path):
     write(innherred, CONFIG.replace("path: spend_5037.csv", "path: spend/5037/*.csv"))
+    with pytest.raises(ConfigError) as error:
+        load_config(innherred)
+    assert "municipalities[0].spend[0].path: no file matches" in str(error.value)
+    assert str(innherred.parent / "spend/5037/*.csv") in str(error.value)
+
+
+def test_an_optional_glob_matching_nothing_is_a_member_without_deliveries(innherred: Path):
+    write(
+        innherred,
+        CONFIG.replace("path: spend_5037.csv", "path: spend/5037/*.csv\n        optional: true"),
+    )
     assert load_config(innherred).members[0].spend[0].files() == []
 
 

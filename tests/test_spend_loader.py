@@ -189,31 +189,8 @@ def test_unknown_profile_key_names_the_file_and_key(tmp_path):
         load_profile("bad.yaml", tmp_path)
 
 
-def test_a_corrected_delivery_replaces_earlier_ones_within_its_period(con, tmp_path, erp):
-    march = _erp_file(
-        tmp_path,
-        "1;1;01.03.2024;923609016;A;411500;10,00\r\n2;1;31.03.2024;923609016;A;411500;20,00\r\n",
-        "mars.csv",
-    )
-    april = _erp_file(tmp_path, "3;1;02.04.2024;923609016;A;411500;30,00\r\n", "april.csv")
-    for path in (march, april):
-        assert _load(con, path, erp).status == "loaded"
-    corrected = _erp_file(
-        tmp_path,
-        "1;1;01.03.2024;923609016;A;411500;15,00\r\n2;1;31.03.2024;923609016;A;411500;20,00\r\n",
-        "mars-v2.csv",
-    )
-    assert _load(con, corrected, erp).status == "loaded"
-    replaced = con.execute(
-        "SELECT d.source_file, r.reason FROM raw.delivery_replacements r "
-        "JOIN raw.deliveries d USING (delivery_id)"
-    ).fetchall()
-    assert [(Path(f).name, reason.split(":")[0]) for f, reason in replaced] == [
-        ("mars.csv", "replaced by mars-v2.csv")
-    ]
-
-
-def test_a_late_invoice_in_the_next_month_does_not_replace_that_month(con, tmp_path, erp):
+def test_files_without_a_declared_period_add_up_whatever_their_dates(con, tmp_path, erp):
+    """Dates never decide a replacement: March's file holds a late February invoice."""
     february = _erp_file(
         tmp_path,
         "1;1;01.02.2024;923609016;A;411500;10,00\r\n2;1;28.02.2024;923609016;A;411500;10,00\r\n",
@@ -326,7 +303,13 @@ def test_a_warehouse_of_an_earlier_version_gets_the_new_columns(tmp_path):
     old.execute("INSERT INTO raw.spend_lines VALUES ('D1', '2024-01-01')")
     create_raw_schema(old)
     columns = [row[0] for row in old.execute("DESCRIBE raw.spend_lines").fetchall()]
-    assert columns[-4:] == ["department", "seller_item_id", "quantity", "unit_price"]
+    assert columns[-5:] == [
+        "department",
+        "seller_item_id",
+        "quantity",
+        "unit_price",
+        "local_supplier_id",
+    ]
     assert old.execute("SELECT delivery_id, unit_price FROM raw.spend_lines").fetchall() == [
         ("D1", None)
     ]

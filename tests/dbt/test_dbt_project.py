@@ -211,6 +211,7 @@ def _seed(path: Path) -> None:
                     None,  # seller_item_id
                     None,  # quantity
                     None,  # unit_price
+                    None,  # local_supplier_id
                 )
             )
         ins(
@@ -238,7 +239,8 @@ def _seed(path: Path) -> None:
             loaded, rejected = counts[d]
             con.execute(
                 "insert into raw.deliveries values "
-                "(?, ?, ?, ?, 'visma_csv', ?, ?, ?, null, null, null, 'loaded', null, ?)",
+                "(?, ?, ?, ?, 'visma_csv', ?, ?, ?, null, null, null, 'loaded', null, ?, "
+                "null, null, 0)",
                 [d, m, f"{d}.csv", "sha-" + d, loaded + rejected, loaded, rejected, LOADED_AT],
             )
     finally:

@@ -1,14 +1,21 @@
 """Ingestion assets: each member's spend deliveries, the agreement register, reference data."""
 
+import fnmatch
 import time
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.price_list_loader import load_price_lists
 from pipelines.profiles import ProfileError, load_profile
 from pipelines.register_loader import load_agreements, load_reference
-from pipelines.settings import Cooperation
-from pipelines.spend_loader import DeliveryResult, delivery_key, file_sha256, load_spend_file
+from pipelines.settings import Cooperation, PeriodError, Source
+from pipelines.spend_loader import (
+    DeliveryResult,
+    file_sha256,
+    load_spend_file,
+    record_rejection,
+)
 from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw_schema
 
 INGEST_GROUP = "ingest"
@@ -20,6 +27,7 @@ AGREEMENT_TABLES = (
     "agreement_suppliers",
     "agreement_participants",
     "price_list",
+    "supplier_register",
 )
 REFERENCE_TABLES = tuple(t for t in RAW_TABLES if t not in DELIVERY_TABLES + AGREEMENT_TABLES)
 
@@ -28,20 +36,42 @@ def member_partitions(cooperation: Cooperation) -> dg.StaticPartitionsDefinition
     return dg.StaticPartitionsDefinition(cooperation.member_ids)
 
 
-def _profile_rejections(member_id: str, source, error: ProfileError) -> list[DeliveryResult]:
-    results = []
-    for path in source.files():
-        sha = file_sha256(path)
-        results.append(
-            DeliveryResult(
-                delivery_key(member_id, str(path), sha),
-                str(path),
-                sha,
-                "rejected",
-                f"{path.name}: {error}",
-            )
+def delivery_order(source: Source) -> list[tuple[Path, str]]:
+    """The source's files with their SHA-256, oldest first (modification time, then content):
+    where two files declare the same period, the newer one is the one that counts, whatever
+    their names."""
+    files = [(path, file_sha256(path)) for path in source.files()]
+    return sorted(files, key=lambda item: (_modified(item[0]), item[1]))
+
+
+def _modified(path: Path) -> float:
+    if path.is_dir():
+        return max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+    return path.stat().st_mtime
+
+
+def _declare_earlier_periods(con, member_id: str, source: Source) -> None:
+    """Deliveries loaded before the cooperation declared this entry's period rule get their
+    series and period now, so a re-delivery can replace them."""
+    if source.period is None:
+        return
+    undeclared = con.execute(
+        "SELECT delivery_id, source_file FROM raw.deliveries "
+        "WHERE municipality_id = ? AND series IS NULL AND status = 'loaded'",
+        [member_id],
+    ).fetchall()
+    for delivery_id, source_file in undeclared:
+        path = Path(source_file)
+        if not fnmatch.fnmatch(str(path), source.pattern):
+            continue
+        try:
+            declared = source.declared_period(path)
+        except PeriodError:
+            continue
+        con.execute(
+            "UPDATE raw.deliveries SET series = ?, period = ? WHERE delivery_id = ?",
+            [declared.series, declared.period, delivery_id],
         )
-    return results
 
 
 def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> list[DeliveryResult]:
@@ -51,44 +81,44 @@ def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> lis
     with connect(cooperation.warehouse) as con:
         create_raw_schema(con)
         for source in member.spend:
-            try:
-                profile = load_profile(source.profile, cooperation.root)
-            except ProfileError as error:
-                log.error(f"{member_id}: {error}")
-                rejected = _profile_rejections(member_id, source, error)
-                _record_profile_rejections(con, member_id, source.profile, rejected)
-                results += rejected
-                continue
-            for path in source.files():
-                started = time.monotonic()
-                result = load_spend_file(
-                    con, path, member_id, profile, cooperation.country, cooperation.currency
-                )
-                log.info(
-                    f"{member_id} {path.name}: {result.status}: {result.message} "
-                    f"({time.monotonic() - started:.1f} s)"
-                )
-                results.append(result)
+            results += _load_source(con, cooperation, member_id, source, log)
     return results
 
 
-def _record_profile_rejections(
-    con, member_id: str, profile: str, rejected: list[DeliveryResult]
-) -> None:
-    for result in rejected:
-        con.execute("DELETE FROM raw.deliveries WHERE delivery_id = ?", [result.delivery_id])
-        con.execute(
-            "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?, ?, 0, 0, 0, NULL, NULL, NULL, "
-            "'rejected', ?, current_timestamp)",
-            [
-                result.delivery_id,
+def _load_source(con, cooperation: Cooperation, member_id: str, source: Source, log):
+    results = []
+    try:
+        profile = load_profile(source.profile, cooperation.root)
+    except ProfileError as error:
+        log.error(f"{member_id}: {error}")
+        for path, sha in delivery_order(source):
+            message = f"{path.name}: {error}"
+            results.append(record_rejection(con, member_id, path, source.profile, message, sha=sha))
+        return results
+    _declare_earlier_periods(con, member_id, source)
+    for path, sha in delivery_order(source):
+        started = time.monotonic()
+        try:
+            declared = source.declared_period(path)
+        except PeriodError as error:
+            result = record_rejection(con, member_id, path, profile.name, str(error), sha=sha)
+        else:
+            result = load_spend_file(
+                con,
+                path,
                 member_id,
-                result.source_file,
-                result.file_sha256,
                 profile,
-                result.message,
-            ],
+                cooperation.country,
+                cooperation.currency,
+                declared,
+                sha,
+            )
+        log.info(
+            f"{member_id} {path.name}: {result.status}: {result.message} "
+            f"({time.monotonic() - started:.1f} s)"
         )
+        results.append(result)
+    return results
 
 
 def check_loaded_deliveries(
