@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 SERVE ?= 1
 DEMO_LINES ?= 300000
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-skewed clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,17 @@ bench: install
 	rm -rf $(BENCH_DIR)
 	$(BIN)/python -m tests.benchmarks.measure -- $(BIN)/samkjop demo --out $(BENCH_DIR) --lines $(BENCH_LINES)
 	$(BIN)/python -m tests.benchmarks.measure -- $(BIN)/samkjop run --config $(BENCH_DIR)/cooperation.yml
+
+# The skewed shape: a small demo (BENCH_SKEWED_LINES lines) in which one member also pays one
+# catch-all payee 20 000 times (tests/benchmarks/skewed.py); wall time and peak memory of
+# `samkjop run` on it. BENCH_SKEWED_ARGS=--redacted-id-share=1 redacts every invoice number.
+BENCH_SKEWED_LINES ?= 30000
+BENCH_SKEWED_DIR ?= /tmp/samkjop-bench-skewed
+BENCH_SKEWED_ARGS ?=
+bench-skewed: install
+	rm -rf $(BENCH_SKEWED_DIR)
+	$(BIN)/python -m tests.benchmarks.skewed --out $(BENCH_SKEWED_DIR) --lines $(BENCH_SKEWED_LINES) $(BENCH_SKEWED_ARGS)
+	$(BIN)/python -m tests.benchmarks.measure -- $(BIN)/samkjop run --config $(BENCH_SKEWED_DIR)/cooperation.yml
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) dbt_project/target dbt_project/logs

@@ -14,8 +14,9 @@ the dashboard's contract with the dbt project.
 
 Member filter: `ALL` means the cooperation as a whole. Marts with an 'ALL' row
 (agreement_followup) are read at that row; marts without one (threshold_flags,
-off_agreement_purchases, price_deviations, possible_duplicate_invoices) are read
-for every member. The year filter is the one `samkjop export` uses for the mart.
+off_agreement_purchases, price_deviations, possible_duplicate_invoices,
+possible_duplicate_payees) are read for every member. The year filter is the one
+`samkjop export` uses for the mart.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ from dashboards import SNAPSHOT_ENV
 RUN_COMMAND = "samkjop run --config cooperation.yml"
 ALL = "ALL"  # municipality_id of the cooperation as a whole in the marts
 
+COMPLETENESS_COLUMNS = (
+    "municipality_id",
+    "year",
+    "is_complete_year",
+    "is_default_year",
+    "delivering_member_count",
+    "complete_member_count",
+    "member_count",
+)
 # The marts and columns the dashboards read: their contract with dbt.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "marts.snapshot_info": ("published_at", "warehouse"),
@@ -173,6 +183,18 @@ FOLLOWUP_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_same_delivery",
         "days_apart",
     ),
+    "marts.possible_duplicate_payees": (
+        "municipality_id",
+        "supplier_key",
+        "supplier_name",
+        "year",
+        "reason",
+        "invoice_count",
+        "amount",
+        "pair_count",
+        "first_invoice_date",
+        "last_invoice_date",
+    ),
 }
 
 KPI_COLUMNS = REQUIRED_COLUMNS["marts.municipality_kpis"]
@@ -298,6 +320,41 @@ def years(snapshot: Snapshot) -> list[int]:
         [ALL],
     )
     return [int(year) for year in frame["year"]]
+
+
+@dataclass(frozen=True)
+class YearChoice:
+    """The years a page offers, the one it shows first, and which are partial."""
+
+    years: list[int]
+    default_index: int
+    partial: dict[int, str]  # year -> why it is partial
+
+
+def year_choice(snapshot: Snapshot) -> YearChoice:
+    """The years with figures for the whole cooperation, latest first; the default is the
+    latest year in which every member delivered all twelve months (marts.data_completeness
+    decides it, as it does for `samkjop run`'s summary), else the latest year."""
+    available = years(snapshot)
+    if not missing_columns(snapshot, {"marts.data_completeness": COMPLETENESS_COLUMNS}):
+        completeness = _query(
+            snapshot,
+            "select year, is_complete_year, is_default_year, delivering_member_count, "
+            "complete_member_count, member_count from marts.data_completeness "
+            "where municipality_id = ?",
+            [ALL],
+        )
+        partial = {
+            int(row.year): f"{row.delivering_member_count} of {row.member_count} members "
+            f"have spend in it, {row.complete_member_count} all 12 months"
+            for row in completeness.itertuples()
+            if not row.is_complete_year
+        }
+        defaults = [int(y) for y in completeness.loc[completeness.is_default_year, "year"]]
+    else:  # a snapshot published by an older version: no completeness to tell
+        partial, defaults = {}, []
+    index = available.index(defaults[0]) if defaults and defaults[0] in available else 0
+    return YearChoice(available, index, partial)
 
 
 def kpis_for_year(snapshot: Snapshot, year: int) -> pd.DataFrame:
@@ -492,6 +549,22 @@ def possible_duplicate_invoices(snapshot: Snapshot, member: str, year: int) -> p
         where {_MEMBER_FILTER} and extract(year from first_invoice_date) = ?
         order by greatest(first_amount, second_amount) desc, second_invoice_date desc,
             municipality_id, supplier_key, first_invoice_id, second_invoice_id
+        """,
+        [member, member, year],
+    )
+
+
+def possible_duplicate_payees(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame:
+    """Payees of `year` not paired for duplicate invoices, with the reason, the largest
+    amounts first (marts.possible_duplicate_payees)."""
+    columns = ", ".join(FOLLOWUP_COLUMNS["marts.possible_duplicate_payees"])
+    return _query(
+        snapshot,
+        f"""
+        select {columns}
+        from marts.possible_duplicate_payees
+        where {_MEMBER_FILTER} and year = ?
+        order by amount desc, municipality_id, supplier_key
         """,
         [member, member, year],
     )

@@ -44,6 +44,25 @@ def mart_missing(snapshot: queries.Snapshot, table: str) -> bool:
     return True
 
 
+def year_selector(choice: queries.YearChoice, key: str, container: Any = st, **options) -> int:
+    """The page's year: opens on the default year (the latest in which every member
+    delivered all twelve months), marks partial years, and says so when one is chosen."""
+    year = container.selectbox(
+        "Year (år)",
+        choice.years,
+        index=choice.default_index,
+        key=key,
+        format_func=lambda y: f"{y} (partial)" if y in choice.partial else str(y),
+        **options,
+    )
+    if year in choice.partial:
+        st.warning(
+            f"{year} is a partial year: {choice.partial[year]}. "
+            "The figures cover what was delivered."
+        )
+    return year
+
+
 def _stop(problem: str) -> NoReturn:
     st.error(problem, icon=":material/database_off:")
     st.info(

@@ -75,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_path = cooperation.state_dir / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     failed = False
+    rejections: list[tuple[str, str]] = []
     for member_id in args.municipality or cooperation.member_ids:
         member = cooperation.member(member_id)
         clock = time.monotonic()
@@ -82,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id
         )
         failed |= not result.success
+        rejections += [(member_id, message) for message in _rejection_messages(result)]
         _say(
             f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
             f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}"
@@ -95,15 +97,29 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"the run failed; details in {log_path} and in `samkjop ui --config {args.config}`"
         )
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
+    _print_deliveries(cooperation, started)
+    _print_replacements(cooperation, started)
     _print_kpis(cooperation)
-    rejected = _rejected_deliveries(cooperation, started)
-    if rejected:
+    _print_notes(cooperation)
+    if rejections:
         _say("Rejected deliveries (the member's earlier data stays published):")
-        for member_id, message in rejected:
+        for member_id, message in rejections:
             _say(f"  {member_id}: {message}")
     if failed:
         return _error("some member's ingestion run failed")
-    return EXIT_REJECTED if rejected else EXIT_OK
+    return EXIT_REJECTED if rejections else EXIT_OK
+
+
+def _rejection_messages(result) -> list[str]:
+    """The rejections one member's ingestion run reported (recorded or not)."""
+    from pipelines.defs.ingest.assets import REJECTION_MESSAGES
+
+    messages: list[str] = []
+    for materialization in result.asset_materializations_for_node("member_spend"):
+        entry = materialization.metadata.get(REJECTION_MESSAGES)
+        if entry is not None and materialization.asset_key.path == ["raw", "deliveries"]:
+            messages += entry.value
+    return messages
 
 
 def _execute(job, instance, log_path: Path, **kwargs):
@@ -143,15 +159,92 @@ def _delivery_line(cooperation: Cooperation, member_id: str, since: datetime) ->
     return "; ".join(parts)
 
 
-def _rejected_deliveries(cooperation: Cooperation, since: datetime) -> list[tuple[str, str]]:
+def _snapshot_rows(cooperation: Cooperation, sql: str, parameters=()) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
+    try:
+        return con.execute(sql, list(parameters)).fetchall()
+    finally:
+        con.close()
+
+
+def _print_deliveries(cooperation: Cooperation, since: datetime) -> None:
+    """Every delivery of this run with all its rows: loaded, rejected (by the loader or for
+    a missing exchange rate) and excluded, as the published reconciliation counts them."""
+    rows = _snapshot_rows(
+        cooperation,
+        "SELECT municipality_id, count(*), sum(rows_read), sum(rows_loaded), "
+        "sum(rows_rejected), sum(rows_rejected_exchange_rate), "
+        "sum(coalesce(rows_excluded, 0)) "
+        "FROM marts.delivery_reconciliation WHERE loaded_at >= ? AND status <> 'rejected' "
+        "GROUP BY municipality_id ORDER BY municipality_id",
+        [since],
+    )
+    if not rows:
+        _say("\nNo new delivery was loaded.")
+        return
+    _say("\nDeliveries loaded in this run (every row is loaded, rejected or excluded):")
+    for member_id, files, read, loaded, rejected, no_rate, excluded in rows:
+        extra = f" ({no_rate:,} without an exchange rate)" if no_rate else ""
+        _say(
+            f"  {member_id}: {files} files, {read:,} rows read: {loaded:,} loaded, "
+            f"{rejected:,} rejected{extra}, {excluded:,} excluded"
+        )
+
+
+def _print_replacements(cooperation: Cooperation, since: datetime) -> None:
     from pipelines.warehouse import connect
 
-    with connect(cooperation.warehouse) as con:
-        return con.execute(
-            "SELECT municipality_id, message FROM raw.deliveries WHERE status = 'rejected' "
-            "AND loaded_at >= ? ORDER BY municipality_id, source_file",
+    with connect(cooperation.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "SELECT new.municipality_id, new.source_file, old.source_file, old.period, "
+            "r.rows_replaced, r.amount_replaced FROM raw.delivery_replacements AS r "
+            "JOIN raw.deliveries AS old ON old.delivery_id = r.delivery_id "
+            "JOIN raw.deliveries AS new ON new.delivery_id = r.replaced_by "
+            "WHERE r.replaced_at >= ? ORDER BY 1, 2, 3",
             [since],
         ).fetchall()
+    if not rows:
+        return
+    _say("Re-deliveries (the earlier file's rows left the figures; they stay in raw for audit):")
+    for member_id, new, old, period, count, amount in rows:
+        _say(
+            f"  {member_id}: {Path(new).name} replaced {Path(old).name} (period {period}): "
+            f"{count or 0:,} rows, {amount or 0:,.2f} as delivered"
+        )
+
+
+def _print_notes(cooperation: Cooperation) -> None:
+    """What an empty or partial table would otherwise leave unsaid."""
+    from pipelines.mapping_report import unmapped_code_warnings
+
+    for warning in unmapped_code_warnings(cooperation.snapshot, cooperation.unmapped_warning_share):
+        _say(f"Warning: {warning}")
+    if not cooperation.thresholds:
+        why = (
+            "cooperation.thresholds is an empty list"
+            if cooperation.thresholds_configured
+            else f"cooperation.thresholds is not set and there is no official default for "
+            f"country {cooperation.country}"
+        )
+        _say(f"Note: threshold_flags is empty: {why}.")
+    without = _agreements_without_suppliers(cooperation)
+    if without:
+        agreements = "1 agreement names" if len(without) == 1 else f"{len(without)} agreements name"
+        _say(
+            f"Note: {agreements} no supplier yet ({', '.join(without)}): the spend they "
+            "cover counts as covered, never as on-agreement."
+        )
+
+
+def _agreements_without_suppliers(cooperation: Cooperation) -> list[str]:
+    rows = _snapshot_rows(
+        cooperation,
+        "SELECT agreement_id FROM marts.dim_agreements WHERE supplier_count = 0 "
+        "ORDER BY agreement_id",
+    )
+    return [agreement_id for (agreement_id,) in rows]
 
 
 def _percent(value) -> str:
@@ -159,31 +252,41 @@ def _percent(value) -> str:
 
 
 def _print_kpis(cooperation: Cooperation) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT municipality_id, municipality_name, year, influenceable_spend, coverage, "
-            "loyalty, shared_coverage, shared_loyalty, off_agreement_spend "
-            "FROM marts.municipality_kpis "
-            "WHERE year = (SELECT max(year) FROM marts.municipality_kpis) "
-            "ORDER BY municipality_id = 'ALL', municipality_id"
-        ).fetchall()
-    finally:
-        con.close()
-    if not rows:
+    """Key figures of the default year: the latest year in which every member delivered
+    all twelve months (marts.data_completeness), else the latest year, marked partial."""
+    years = _snapshot_rows(
+        cooperation,
+        "SELECT year, is_complete_year, delivering_member_count, complete_member_count, "
+        "member_count FROM marts.data_completeness "
+        "WHERE municipality_id = 'ALL' AND is_default_year",
+    )
+    if not years:
         _say("No spend loaded yet.")
         return
+    ((year, complete, delivering, complete_members, members),) = years
+    rows = _snapshot_rows(
+        cooperation,
+        "SELECT municipality_id, municipality_name, influenceable_spend, coverage, "
+        "loyalty, shared_coverage, shared_loyalty, off_agreement_spend "
+        "FROM marts.municipality_kpis WHERE year = ? "
+        "ORDER BY municipality_id = 'ALL', municipality_id",
+        [year],
+    )
+    partial = (
+        ""
+        if complete
+        else f"; PARTIAL year: {delivering} of {members} members have spend in it, "
+        f"{complete_members} all 12 months"
+    )
     _say(
-        f"\nKey figures {rows[0][2]} ({cooperation.currency}; loyalty target "
-        f"{_percent(cooperation.loyalty_target).strip()}):"
+        f"\nKey figures {year} ({cooperation.currency}; loyalty target "
+        f"{_percent(cooperation.loyalty_target).strip()}{partial}):"
     )
     _say(
         f"  {'member':<24}{'influenceable':>16}{'coverage':>10}{'loyalty':>10}"
         f"{'shared cov.':>13}{'shared loy.':>13}{'off-agreement':>16}"
     )
-    for member_id, name, _, spend, coverage, loyalty, s_cov, s_loy, off in rows:
+    for member_id, name, spend, coverage, loyalty, s_cov, s_loy, off in rows:
         label = f"{member_id} {name or ''}"[:23]
         _say(
             f"  {label:<24}{spend or 0:>16,.0f}{_percent(coverage):>10}{_percent(loyalty):>10}"
@@ -235,8 +338,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import duckdb
-
     cooperation = _load(args.config)
     if not cooperation.snapshot.is_file():
         _say(
@@ -244,35 +345,42 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"`samkjop run --config {args.config}`."
         )
         return EXIT_OK
-    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
-    try:
-        published = con.execute("SELECT published_at FROM marts.snapshot_info").fetchone()[0]
-        deliveries = con.execute(
-            "SELECT municipality_id, source_file, status, rows_read, rows_loaded, rows_rejected, "
-            "message, loaded_at FROM marts.delivery_reconciliation "
-            "ORDER BY municipality_id, loaded_at, source_file"
-        ).fetchall()
-    finally:
-        con.close()
+    ((published,),) = _snapshot_rows(cooperation, "SELECT published_at FROM marts.snapshot_info")
+    deliveries = _snapshot_rows(
+        cooperation,
+        "SELECT municipality_id, source_file, status, rows_read, rows_loaded, rows_rejected, "
+        "message, loaded_at, reported_amount_loaded FROM marts.delivery_reconciliation "
+        "ORDER BY municipality_id, loaded_at, source_file",
+    )
     _say(f"{cooperation.name}: snapshot published {published:%Y-%m-%d %H:%M}")
     for member in cooperation.members:
-        mine = [d for d in deliveries if d[0] == member.id]
-        if not mine:
-            _say(f"\n{member.id} {member.name}: no delivery yet")
-            continue
-        last = max(d[7] for d in mine)
-        rejected_rows = sum(d[5] for d in mine)
-        _say(
-            f"\n{member.id} {member.name}: {len(mine)} deliveries, last {last:%Y-%m-%d %H:%M}, "
-            f"{rejected_rows:,} rows rejected in all"
-        )
-        for _, source, status, read, loaded, rejected, message, when in mine[-3:]:
-            _say(
-                f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
-                f"{loaded:,} loaded, {rejected:,} rejected"
-                + (f" — {message}" if status != "loaded" else "")
-            )
+        _status_of_member(member, [d for d in deliveries if d[0] == member.id])
+    _print_notes(cooperation)
     return EXIT_OK
+
+
+def _status_of_member(member, deliveries: list[tuple]) -> None:
+    if not deliveries:
+        _say(f"\n{member.id} {member.name}: no delivery yet")
+        return
+    last = max(d[7] for d in deliveries)
+    rejected_rows = sum(d[5] for d in deliveries)
+    _say(
+        f"\n{member.id} {member.name}: {len(deliveries)} deliveries, last "
+        f"{last:%Y-%m-%d %H:%M}, {rejected_rows:,} rows rejected in all"
+    )
+    for _, source, status, read, loaded, rejected, message, when, _ in deliveries[-3:]:
+        _say(
+            f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
+            f"{loaded:,} loaded, {rejected:,} rejected"
+            + (f" — {message}" if status != "loaded" else "")
+        )
+    for _, source, status, _, loaded, _, message, _, amount in deliveries:
+        if status == "replaced":
+            _say(
+                f"  replaced: {Path(source).name}, {loaded:,} rows and {amount or 0:,.2f} "
+                f"as delivered left the figures — {message}"
+            )
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ The data is made up (see the DEMO_DATA.md it writes), but shaped like the real
 thing so that every rule of the domain brief has something to bite on:
 
 - suppliers with valid, missing, malformed and wrong-checksum organisation numbers,
+  most of the irregular ones in a supplier register (`agreements/supplier_register.csv`,
+  by normalised name or name pattern),
   written as ERPs write them (`123 456 789`, `NO123456789MVA`, ...);
 - influenceable and non-influenceable arts (payroll, rent, purchases from other
   municipalities and inter-municipal companies, transfers), some unknown arts;
@@ -69,6 +71,19 @@ SPEND_COLUMNS = column_names("spend")
 AGREEMENT_COLUMNS = column_names("agreements")
 PRICE_LIST_PATH = "agreements/price_list.csv"
 PRICE_LIST_COLUMNS = column_names("price_list")
+SUPPLIER_REGISTER_PATH = "agreements/supplier_register.csv"
+SUPPLIER_REGISTER_COLUMNS = column_names("supplier_register")
+# The demo's supplier register: the irregular suppliers (no valid organisation number),
+# identified by their name (normalised: "TRØNDERKONTOR A/S" is "Trønderkontor AS") or a
+# name pattern. (supplier_id, supplier_name, alias_type, alias)
+DEMO_SUPPLIER_REGISTER = (
+    ("D-KAFE", "Kafé Torget", "name", "Kafe Torget"),
+    ("D-KAFE", "Kafé Torget", "name", "Kafé Torget"),
+    ("D-SNEKKER", "Snekker Ola Hegre", "name", "Snekker Ola Hegre"),
+    ("D-FJELLSTUA", "Fjellstua Overnatting", "name_pattern", "^fjellstua"),
+    ("D-TRONDERKONTOR", "Trønderkontor AS", "name", "TRØNDERKONTOR LTD"),
+)
+REGISTERED_SUPPLIERS = len({row[0] for row in DEMO_SUPPLIER_REGISTER})
 PRICE_TOLERANCE = "0.02"  # cooperation.price_tolerance in the generated cooperation.yml
 # The two members that deliver in their own ERP's shape (profiles in data_contracts/profiles).
 ERP_COLUMNS = {
@@ -181,6 +196,11 @@ MEMBERS: tuple[DemoMember, ...] = (
     ),
 )
 HOST = "5035"
+# catch_all_payees of the generated cooperation.yml: the members whose payroll postings
+# carry their own organisation number (a payee of all salaries, not one supplier)
+OWN_PAYROLL_PAYEES = (
+    "^(" + "|".join(m.name.lower() for m in MEMBERS if m.payroll_supplier) + ") kommune$"
+)
 DEMO_LOYALTY = {m.id: m.loyalty for m in MEMBERS}
 
 SEASON = (0.92, 0.97, 1.05, 0.98, 1.04, 1.08, 0.55, 0.93, 1.06, 1.07, 1.10, 1.30)
@@ -2511,7 +2531,8 @@ class _Generator:
                 else:
                     description, cell = texts[int(random_() * len(texts))]
                 if style == CANONICAL:
-                    # tail: department, seller_item_id, quantity, unit_price
+                    # tail: department, seller_item_id, quantity, unit_price (format v1.1)
+                    # and an empty local_supplier_id (v1.2: the demo's ERPs give none)
                     if priced is not None and extra() < PRICED_SHARE:
                         amount, amount_cell, tail = self._priced_line(
                             priced, code_index, price_slot, amount, department
@@ -2522,7 +2543,7 @@ class _Generator:
                     append(
                         f"{mid},{invoice_id},{line_no},{dates[0]},{org_no},{name},{account},"
                         f"{art},{amount_cell},{currency_cell},{item_code},{scheme},{cell},"
-                        f"{order_ref},{contract_ref},{tail}\n"
+                        f"{order_ref},{contract_ref},{tail},\n"
                     )
                 else:
                     if random_() < 0.02:
@@ -2664,7 +2685,7 @@ class _Generator:
             out.lines.append(
                 f"{MEMBERS[index].id},{invoice_id},1,{dates[0]},{org_no},{name},"
                 f"{account},{art},{amount:.2f},{currency_cell},{item_code},{scheme},"
-                f"{cell},{refs},{department},,,\n"
+                f"{cell},{refs},{department},,,,\n"  # v1.1 tail and an empty v1.2 field
             )
         elif out.style == SELBU:
             amount_cell = f"{amount:.2f}".replace(".", ",")
@@ -2724,6 +2745,13 @@ class _Generator:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(PRICE_LIST_COLUMNS)
             writer.writerows(self.price_rows)
+        with open(
+            self.out_dir / SUPPLIER_REGISTER_PATH, "w", encoding="utf-8", newline=""
+        ) as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(SUPPLIER_REGISTER_COLUMNS)
+            for supplier_id, name, alias_type, alias in DEMO_SUPPLIER_REGISTER:
+                writer.writerow((supplier_id, name, "", alias_type, alias, ""))
 
     def _expected_volumes(self) -> dict[str, float]:
         """Per agreement, the on-agreement spend per year that the generator aims for at
@@ -2803,6 +2831,8 @@ class _Generator:
             "  targets:",
             "    loyalty: 0.8",
             f"  price_tolerance: {PRICE_TOLERANCE}   # invoiced unit price vs the price list",
+            "  catch_all_payees:   # listed in possible_duplicate_payees instead of paired",
+            f"    - '{OWN_PAYROLL_PAYEES}'   # members: payroll carries their own number",
             "warehouse: warehouse/samkjop.duckdb",
             "reference:",
             "  classification_rules: classification_rules.csv   # defaults + demo supplier rules",
@@ -2813,6 +2843,8 @@ class _Generator:
             "    profile: canonical",
             "price_lists:",
             f"  - path: {PRICE_LIST_PATH}",
+            "supplier_registers:   # suppliers without a valid organisation number",
+            f"  - path: {SUPPLIER_REGISTER_PATH}",
             "municipalities:",
         ]
         for member in MEMBERS:
@@ -2858,7 +2890,11 @@ What the demo contains on purpose, so that every rule of the platform has work t
   (the art is read from the account: Selbu characters 1-3, Meråker characters 2-4).
   Tydal leaves the currency empty for NOK; Holtålen has no order or contract references.
 - Organisation numbers written as ERPs write them (`123 456 789`, `NO123456789MVA`),
-  and a few suppliers with a missing, malformed or wrong-checksum number.
+  and a few suppliers with a missing, malformed or wrong-checksum number. The demo's
+  supplier register (`agreements/supplier_register.csv`, `supplier_registers:` in
+  `cooperation.yml`, invented like the rest) identifies {REGISTERED_SUPPLIERS} of them by
+  their normalised name or a name pattern (BRIEF §4 rule 5); the others keep a `name:`
+  key and can never be on an agreement.
 - Non-influenceable postings: payroll (010-099), rent (190), purchases from other
   municipalities, the state and inter-municipal companies (300/330/350/375),
   transfers (450/470/475), and some lines with an unknown (999) or empty art.
@@ -2894,6 +2930,10 @@ What the demo contains on purpose, so that every rule of the platform has work t
   re-sent invoice), and {SAME_AMOUNT_INVOICES} invoices are sent a second time one to four
   working days later under a new invoice number (same supplier, lines and amounts). Both
   are real lines in the files and count in spend, as they would until someone catches them.
+  Payroll postings of {", ".join(m.name for m in MEMBERS if m.payroll_supplier)} carry the
+  member's own organisation number: `cooperation.yml` lists these members as catch-all
+  payees (`catch_all_payees`), so payments to them (payroll, and purchases from a member) are
+  in `possible_duplicate_payees`, not paired.
 - `agreements.csv` has `estimated_annual_volume` (whole agreement, all participants, NOK
   per year excluding VAT) on all agreements but {", ".join(NO_VOLUME_ESTIMATE)}: the
   on-agreement spend per year that the generator aims for at this number of lines (expected lines x

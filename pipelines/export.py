@@ -71,6 +71,13 @@ EXPORT_TABLES: dict[str, ExportTable] = {
         "pairs of invoices per member and supplier that may be paid twice: the same invoice "
         "id delivered twice, or the same amount within a few days under another invoice id",
     ),
+    "possible_duplicate_payees": ExportTable(
+        "possible_duplicate_payees",
+        "year",
+        "per member, payee and year: payees not paired in possible_duplicate_invoices (no "
+        "supplier identity, a catch-all payee, more possible pairs than the cap), with invoices, "
+        "amount and pair count",
+    ),
     "agreement_followup": ExportTable(
         "agreement_followup",
         "year",
@@ -101,13 +108,31 @@ EXPORT_TABLES: dict[str, ExportTable] = {
         "invoice lines whose unit price is above (or below) the agreed price-list price by "
         "more than the tolerance, with the excess paid",
     ),
+    "unmapped_codes": ExportTable(
+        "unmapped_codes",
+        "year",
+        "per member, year and local account code: lines whose KOSTRA art is missing or "
+        "unknown (not influenceable), their spend and share of the member's total spend",
+    ),
+    "data_completeness": ExportTable(
+        "data_completeness",
+        "year",
+        "per member (and ALL) and year: months with spend, whether the year is complete, "
+        "and the year summaries show by default",
+    ),
     "rejected_rows": ExportTable(
         "rejected_rows", None, "every delivered row that was not loaded, with its reason"
+    ),
+    "excluded_rows": ExportTable(
+        "excluded_rows",
+        None,
+        "every delivered row a source profile's exclude_rows left out (income, balance "
+        "sheet ...), with its reason and amount: not spend, never lost",
     ),
     "delivery_reconciliation": ExportTable(
         "delivery_reconciliation",
         None,
-        "per delivery: checksum, rows read, loaded, rejected, amount, status",
+        "per delivery: checksum, rows read, loaded, rejected, excluded, amounts, status",
     ),
 }
 

@@ -1,7 +1,8 @@
-"""Organisation numbers: cleaned and validated per country with python-stdnum."""
+"""Organisation numbers: cleaned and validated per country with python-stdnum (GB: by format)."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -40,16 +41,24 @@ def _validate_fi(value: str) -> str:
     return ytunnus.validate(value)
 
 
-def _validate_gb(value: str) -> str:
-    """Never verified: python-stdnum has no validator for UK Companies House numbers.
+_GB_COMPANY_NUMBER = re.compile(r"\d{8}|[A-Z]{2}\d{6}")
 
-    `stdnum.gb` covers NHS numbers, SEDOL, UPN, UTR and VAT numbers only, and a company
-    number (8 characters, e.g. 04149192 or SC123456) has no check digit to test. Our rule is
-    to validate with a library, never by hand, so a UK number is kept as the source wrote it
-    (supplier_org_no_raw) but is never a verified organisation number (and so never matches
-    an agreement's supplier by number).
+
+def _validate_gb(value: str) -> str:
+    """A UK Companies House company number, checked by its format.
+
+    python-stdnum has no validator for company numbers (`stdnum.gb` covers NHS numbers,
+    SEDOL, UPN, UTR and VAT numbers only), and a company number has no check digit to
+    test, so the format is the whole check: 8 characters, either 8 digits (England and
+    Wales, e.g. 04149192) or 2 letters and 6 digits (a register prefix such as SC for
+    Scotland, NI for Northern Ireland, OC for an LLP: SC123456). Spaces are removed and
+    letters upper-cased first; a number written without its leading zeros (4149192) or
+    with anything else (a National Insurance number such as JN393272A) is not valid.
     """
-    raise exceptions.ValidationError("no library validator for UK company numbers")
+    compact = re.sub(r"\s", "", value).upper()
+    if not _GB_COMPANY_NUMBER.fullmatch(compact):
+        raise exceptions.InvalidFormat("not a UK company number (8 digits, or 2 letters + 6)")
+    return compact
 
 
 _VALIDATORS = {

@@ -33,27 +33,52 @@ class _Period:
 
 
 def agreement_suppliers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """Every agreement id of the loaded register with its validated supplier numbers."""
+    """Every agreement id of the loaded register with its suppliers' validated numbers: the
+    numbers it lists, and the number of each supplier_id of the supplier register it lists
+    (the register is loaded before the agreements)."""
     suppliers: dict[str, set[str]] = {
         agreement_id: set()
         for (agreement_id,) in con.execute("SELECT agreement_id FROM raw.agreements").fetchall()
     }
     for agreement_id, org_no in con.execute(
-        "SELECT agreement_id, supplier_org_no FROM raw.agreement_suppliers "
-        "WHERE is_supplier_org_no_valid"
+        "SELECT agreement_suppliers.agreement_id, coalesce("
+        "    CASE WHEN agreement_suppliers.is_supplier_org_no_valid"
+        "        THEN agreement_suppliers.supplier_org_no END,"
+        "    registered.org_no"
+        ") AS org_no "
+        "FROM raw.agreement_suppliers AS agreement_suppliers "
+        "LEFT JOIN raw.supplier_register AS registered"
+        "    ON NOT agreement_suppliers.is_supplier_org_no_valid"
+        "    AND agreement_suppliers.supplier_org_no_raw = registered.supplier_id"
+        "    AND registered.is_org_no_valid"
     ).fetchall():
-        suppliers.setdefault(agreement_id, set()).add(org_no)
+        suppliers.setdefault(agreement_id, set())
+        if org_no is not None:
+            suppliers[agreement_id].add(org_no)
     return suppliers
 
 
-def read_price_lists(cooperation: Cooperation, suppliers: dict[str, set[str]]) -> list[tuple]:
+def registered_org_nos(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """supplier_id -> validated number of the loaded supplier register's suppliers that have one."""
+    return dict(
+        con.execute(
+            "SELECT DISTINCT supplier_id, org_no FROM raw.supplier_register WHERE is_org_no_valid"
+        ).fetchall()
+    )
+
+
+def read_price_lists(
+    cooperation: Cooperation,
+    suppliers: dict[str, set[str]],
+    registered: dict[str, str] | None = None,
+) -> list[tuple]:
     """The rows of every configured price list file, validated, as raw.price_list tuples."""
     rows: list[tuple] = []
     periods: dict[tuple[str, str, str], list[_Period]] = {}
     for source in cooperation.price_lists:
         for path in source.files():
             for row in read_rows(path, column_names("price_list")):
-                rows.append(_read_price(row, cooperation, suppliers, periods))
+                rows.append(_read_price(row, cooperation, suppliers, registered or {}, periods))
     return rows
 
 
@@ -61,6 +86,7 @@ def _read_price(
     row: Row,
     cooperation: Cooperation,
     suppliers: dict[str, set[str]],
+    registered: dict[str, str],
     periods: dict[tuple[str, str, str], list[_Period]],
 ) -> tuple:
     agreement_id = row.text("agreement_id")
@@ -68,10 +94,13 @@ def _read_price(
         raise row.fail("agreement_id", f"{agreement_id!r} is not in the agreement register")
     raw_org_no = row.text("supplier_org_no")
     org_no = clean_org_no(raw_org_no, cooperation.country)
+    if not org_no.is_valid and raw_org_no in registered:  # a supplier_id of the register
+        org_no = clean_org_no(registered[raw_org_no], cooperation.country)
     if not org_no.is_valid:
         raise row.fail(
             "supplier_org_no",
-            f"{raw_org_no!r} is not a valid organisation number for {cooperation.country}",
+            f"{raw_org_no!r} is not a valid organisation number for {cooperation.country} "
+            "(nor a supplier_id of the supplier register with one)",
         )
     if org_no.compact not in suppliers[agreement_id]:
         listed = ", ".join(sorted(suppliers[agreement_id])) or "none with a valid number"
@@ -116,9 +145,10 @@ def _read_price(
 
 
 def load_price_lists(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> int:
-    """Replace raw.price_list; the agreement register must be loaded first. Returns the
-    number of rows (0, and an empty table, when no price list is configured)."""
-    rows = read_price_lists(cooperation, agreement_suppliers(con))
+    """Replace raw.price_list; the supplier register and the agreements must be loaded
+    first. Returns the number of rows (0, and an empty table, when no price list is
+    configured)."""
+    rows = read_price_lists(cooperation, agreement_suppliers(con), registered_org_nos(con))
     con.execute("DELETE FROM raw.price_list")
     if rows:
         con.executemany(

@@ -6,10 +6,13 @@ cooperation.yml). It is validated on load; a wrong key names the file and the ke
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 
 from pipelines.contracts import column_names, required_names
@@ -33,6 +36,7 @@ _PROFILE_KEYS = {
     "fields",
     "art",
     "amount",
+    "exclude_rows",
 }
 _CSV_KEYS = {
     "encoding",
@@ -50,6 +54,56 @@ class ProfileError(Exception):
     """A source profile that cannot be used, with the file and key it concerns."""
 
 
+# date directives of a fixed number of digits; `%-d` / `%-m` are the unpadded day / month
+_DIGIT_DIRECTIVES = {"%d": 2, "%m": 2, "%Y": 4, "%y": 2, "%H": 2, "%M": 2, "%S": 2, "%j": 3}
+_UNPADDED_DIRECTIVES = {"%-d": "%d", "%-m": "%m"}
+_DIRECTIVE = re.compile(r"%-?[A-Za-z%]")
+_ART = re.compile(r"\d{3}")
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """One `date_formats` entry. `%-d` (`%-m`) reads a day (month) written without its
+    leading zero. With separators (`%-d.%m.%Y`) any day of one or two digits reads; in a
+    format of digits only (`%-d%m%Y`) the other parts have a fixed width, so a value one
+    digit short gets its zero back where the unpadded part sits (`1102022` → `01102022`)."""
+
+    written: str  # as the profile writes it (for messages)
+    padded: str  # the same with zero-padded directives (what strptime reads)
+    width: int | None = None  # digits-only formats: the digits of a complete value
+    unpadded_at: int | None = None  # ... and where the unpadded part's zero goes
+
+    @classmethod
+    def parse(cls, path: Path, key: str, written: Any) -> DateFormat:
+        if not isinstance(written, str) or "%" not in written:
+            raise _fail(path, key, f"{written!r} is not a date format such as '%d.%m.%Y'")
+        directives = _DIRECTIVE.findall(written)
+        unknown = [d for d in directives if d.startswith("%-") and d not in _UNPADDED_DIRECTIVES]
+        if unknown:
+            raise _fail(
+                path, key, f"{unknown[0]!r}: only %-d and %-m may be written without padding"
+            )
+        padded = written
+        for unpadded, zero_padded in _UNPADDED_DIRECTIVES.items():
+            padded = padded.replace(unpadded, zero_padded)
+        unpadded = [d for d in directives if d in _UNPADDED_DIRECTIVES]
+        digits_only = not _DIRECTIVE.sub("", written) and all(
+            d in _DIGIT_DIRECTIVES or d in _UNPADDED_DIRECTIVES for d in directives
+        )
+        if not (unpadded and digits_only):
+            return cls(written, padded)
+        if len(unpadded) > 1:
+            raise _fail(
+                path,
+                key,
+                f"{written!r} has no separators and two unpadded parts: a value such as "
+                "'1112022' would be ambiguous; pad one of them (e.g. %-d%m%Y)",
+            )
+        widths = [_DIGIT_DIRECTIVES[_UNPADDED_DIRECTIVES.get(d, d)] for d in directives]
+        position = directives.index(unpadded[0])
+        return cls(written, padded, sum(widths), sum(widths[:position]))
+
+
 @dataclass(frozen=True)
 class CsvDialect:
     encoding: str = "utf-8"
@@ -58,8 +112,22 @@ class CsvDialect:
     decimal: str = "."
     thousands: str | None = None
     header_row: int = 1
-    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    date_formats: tuple[DateFormat, ...] = (DateFormat("%Y-%m-%d", "%Y-%m-%d"),)
     sheet: str | None = None  # xlsx: the sheet to read (default: the first)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A source column, or alternatives (`[Directorate, Service]`): a file is read with the
+    first one its header has, so a column renamed between deliveries needs no new profile."""
+
+    names: tuple[str, ...]
+
+    def pick(self, header: list[str]) -> str | None:
+        return next((name for name in self.names if name in header), None)
+
+    def __str__(self) -> str:
+        return " or ".join(repr(name) for name in self.names)
 
 
 @dataclass(frozen=True)
@@ -67,9 +135,9 @@ class FieldSource:
     """A standard field comes from a source column, a constant, or several columns joined
     (`concat: [Avdeling, Bilagsnr]` with `separator`, default '-')."""
 
-    column: str | None = None
+    column: Columns | None = None
     constant: str | None = None
-    concat: tuple[str, ...] = ()
+    concat: tuple[Columns, ...] = ()
     separator: str = "-"
     optional: bool = False  # the column may be absent from a file: the field is then empty
 
@@ -79,20 +147,60 @@ class AmountRule:
     """How the source writes amounts: a sign column (debit/credit flag) whose listed values
     make the amount negative, and/or a VAT column to subtract from a gross amount."""
 
-    sign_column: str | None = None
+    sign_column: Columns | None = None
     negative_values: tuple[str, ...] = ()
-    vat_column: str | None = None
+    vat_column: Columns | None = None
+
+
+@dataclass(frozen=True)
+class ArtMapping:
+    """One row of an `art.account_mapping` file: an account code (`account_is_prefix`: a
+    prefix, written `12*`), optionally for one supplier only (its name or organisation
+    number, compared without case), or a supplier alone (no account) → a KOSTRA art."""
+
+    account: str | None
+    account_is_prefix: bool
+    supplier: str | None
+    art: str
+
+    @property
+    def specificity(self) -> int:
+        """Higher wins: an exact account, then the longest prefix, then no account."""
+        if self.account is None:
+            return 0
+        return len(self.account) + (0 if self.account_is_prefix else 1_000_000)
 
 
 @dataclass(frozen=True)
 class ArtRule:
     """The KOSTRA art is a column, a slice of the local account (1-based start), or looked
-    up from the account in a mapping file (a foreign chart of accounts → arts)."""
+    up in a mapping file (a foreign chart of accounts → arts, by code, prefix and supplier);
+    `default` is the art of a line for which the rule finds none."""
 
-    column: str | None = None
+    column: Columns | None = None
     account_start: int | None = None
     account_length: int = 3
-    account_mapping: tuple[tuple[str, str], ...] = ()
+    account_mapping: tuple[ArtMapping, ...] = ()
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of one source column: `equals`, `one_of`, `not_one_of` (case and surrounding
+    spaces ignored), `matches` (a regular expression, searched) or `empty` (true/false)."""
+
+    column: Columns
+    test: str
+    values: tuple[str, ...] = ()  # `empty`: ('true',) or ('false',); `matches`: the pattern
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """An `exclude_rows` entry: a row for which every condition holds is excluded (not
+    spend: income, balance sheet ...); it is kept in raw.excluded_rows with `reason`."""
+
+    conditions: tuple[Condition, ...]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -107,14 +215,29 @@ class SourceProfile:
     fields: dict[str, FieldSource]
     art: ArtRule
     amount: AmountRule = AmountRule()
+    exclude_rows: tuple[RowFilter, ...] = ()
 
-    def source_columns(self) -> list[str]:
-        columns = [f.column for f in self.fields.values() if f.column and not f.optional]
-        columns += [c for f in self.fields.values() for c in f.concat]
-        columns += [
-            c for c in (self.art.column, self.amount.sign_column, self.amount.vat_column) if c
+    def source_columns(self) -> list[tuple[str, Columns]]:
+        """The columns every file must have, each with what it is for (for messages)."""
+        columns = [
+            (name, f.column) for name, f in self.fields.items() if f.column and not f.optional
         ]
-        return list(dict.fromkeys(columns))
+        columns += [(name, c) for name, f in self.fields.items() for c in f.concat]
+        columns += [
+            (key, c)
+            for key, c in (
+                ("art.column", self.art.column),
+                ("amount.sign_column", self.amount.sign_column),
+                ("amount.vat_column", self.amount.vat_column),
+            )
+            if c
+        ]
+        columns += [
+            (f"exclude_rows[{i}]", condition.column)
+            for i, row_filter in enumerate(self.exclude_rows)
+            for condition in row_filter.conditions
+        ]
+        return columns
 
 
 def resolve_profile_path(reference: str, base_dir: Path) -> Path:
@@ -173,14 +296,21 @@ def _parse(path: Path, document: Any) -> SourceProfile:
         fields=fields,
         art=art,
         amount=_amount(path, doc.get("amount")),
+        exclude_rows=_exclude_rows(path, doc.get("exclude_rows")),
     )
 
 
 def _dialect(path: Path, value: Any, section: str, keys: set[str]) -> CsvDialect:
     entry = _check_keys(path, section, value, keys)
+    formats = entry.get("date_formats", ["%Y-%m-%d"])
+    if not isinstance(formats, list) or not formats:
+        raise _fail(path, f"{section}.date_formats", "expected a list, e.g. ['%d.%m.%Y']")
     dialect = CsvDialect(
         **{k: v for k, v in entry.items() if k != "date_formats"},
-        **({"date_formats": tuple(entry["date_formats"])} if "date_formats" in entry else {}),
+        date_formats=tuple(
+            DateFormat.parse(path, f"{section}.date_formats[{i}]", written)
+            for i, written in enumerate(formats)
+        ),
     )
     for key in ("delimiter", "quotechar", "decimal"):
         if len(getattr(dialect, key)) != 1:
@@ -192,6 +322,21 @@ def _dialect(path: Path, value: Any, section: str, keys: set[str]) -> CsvDialect
     except LookupError:
         raise _fail(path, "csv.encoding", f"unknown encoding {dialect.encoding!r}") from None
     return dialect
+
+
+def _columns(path: Path, key: str, value: Any) -> Columns:
+    """A column name, or a list of alternative names (the first one a file has is read)."""
+    names = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(value) < 2:
+        raise _fail(path, key, "list at least two alternative column names, e.g. [Dato, Date]")
+    for name in names:
+        if isinstance(name, bool) or not isinstance(name, str | int) or not str(name).strip():
+            raise _fail(path, key, f"{name!r} is not a column name")
+    texts = tuple(str(name).strip() for name in names)
+    repeated = [name for i, name in enumerate(texts) if name in texts[:i]]
+    if repeated:
+        raise _fail(path, key, f"column {repeated[0]!r} is listed twice")
+    return Columns(texts)
 
 
 def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
@@ -217,9 +362,13 @@ def _fields(path: Path, value: Any, fmt: str) -> dict[str, FieldSource]:
         if "concat" in spec and (not isinstance(concat, list) or len(concat) < 2):
             raise _fail(path, f"fields.{name}.concat", "list at least two columns")
         fields[name] = FieldSource(
-            column=None if spec.get("column") is None else str(spec["column"]),
+            column=None
+            if spec.get("column") is None
+            else _columns(path, f"fields.{name}.column", spec["column"]),
             constant=None if spec.get("constant") is None else str(spec["constant"]),
-            concat=tuple(str(c) for c in concat),
+            concat=tuple(
+                _columns(path, f"fields.{name}.concat[{i}]", c) for i, c in enumerate(concat)
+            ),
             separator=str(spec.get("separator", "-")),
             optional=_optional(path, name, spec),
         )
@@ -252,20 +401,45 @@ def _amount(path: Path, value: Any) -> AmountRule:
     if not isinstance(negative, list):
         raise _fail(path, "amount.negative_values", "expected a list of values, e.g. [K, Kredit]")
     return AmountRule(
-        sign_column=None if entry.get("sign_column") is None else str(entry["sign_column"]),
+        sign_column=None
+        if entry.get("sign_column") is None
+        else _columns(path, "amount.sign_column", entry["sign_column"]),
         negative_values=tuple(str(v) for v in negative),
-        vat_column=None if entry.get("vat_column") is None else str(entry["vat_column"]),
+        vat_column=None
+        if entry.get("vat_column") is None
+        else _columns(path, "amount.vat_column", entry["vat_column"]),
     )
 
 
 def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
-    entry = _check_keys(path, "art", value or {}, {"column", "from_account", "account_mapping"})
+    entry = _check_keys(
+        path, "art", value or {}, {"column", "from_account", "account_mapping", "default"}
+    )
+    ways = sorted(set(entry) & {"column", "from_account", "account_mapping"})
+    if len(ways) > 1:
+        raise _fail(path, "art", f"give one of column, from_account or account_mapping, not {ways}")
+    default = None
+    if "default" in entry:
+        default = entry["default"]
+        if not isinstance(default, str) or not _ART.fullmatch(default):
+            raise _fail(
+                path, "art.default", f"{default!r} is not a 3-digit KOSTRA art in quotes: '120'"
+            )
     if "column" in entry:
-        return ArtRule(column=str(entry["column"]))
+        return ArtRule(column=_columns(path, "art.column", entry["column"]), default=default)
     if "account_mapping" in entry:
-        if "account" not in fields:
+        mapping = _read_mapping(path, entry["account_mapping"])
+        if any(m.account is not None for m in mapping) and "account" not in fields:
             raise _fail(path, "art.account_mapping", "needs fields.account to be mapped")
-        return ArtRule(account_mapping=_read_mapping(path, entry["account_mapping"]))
+        if any(m.supplier is not None for m in mapping) and not (
+            {"supplier_name", "supplier_org_no"} & set(fields)
+        ):
+            raise _fail(
+                path,
+                "art.account_mapping",
+                "its supplier column needs fields.supplier_name or fields.supplier_org_no",
+            )
+        return ArtRule(account_mapping=mapping, default=default)
     if "from_account" in entry:
         rule = _check_keys(path, "art.from_account", entry["from_account"], {"start", "length"})
         if "account" not in fields:
@@ -273,38 +447,124 @@ def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
         start, length = rule.get("start"), rule.get("length", 3)
         if not isinstance(start, int) or start < 1 or not isinstance(length, int) or length < 1:
             raise _fail(path, "art.from_account", "start and length must be whole numbers ≥ 1")
-        return ArtRule(account_start=start, account_length=length)
-    return ArtRule()
+        return ArtRule(account_start=start, account_length=length, default=default)
+    return ArtRule(default=default)
 
 
-def _read_mapping(profile_path: Path, value: Any) -> tuple[tuple[str, str], ...]:
-    """A CSV file `account,art` beside the profile: the source's code → KOSTRA art."""
-    import csv
+def supplier_key(text: str | None) -> str | None:
+    """How a mapping row's supplier is compared with a line's supplier name or number:
+    without case, surrounding spaces or runs of spaces."""
+    key = " ".join((text or "").split()).lower()
+    return key or None
 
+
+def _read_mapping(profile_path: Path, value: Any) -> tuple[ArtMapping, ...]:
+    """A CSV file beside the profile: `account,art` and optionally `supplier` (other columns,
+    such as a note, are for people). `account` is a code, or a prefix written `12*`."""
+    key = "art.account_mapping"
     mapping_path = (profile_path.parent / str(value)).resolve()
     if not mapping_path.is_file():
-        raise _fail(profile_path, "art.account_mapping", f"file not found: {mapping_path}")
+        raise _fail(profile_path, key, f"file not found: {mapping_path}")
+    name = mapping_path.name
     with open(mapping_path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if not {"account", "art"} <= set(reader.fieldnames or []):
-            raise _fail(
-                profile_path,
-                "art.account_mapping",
-                f"{mapping_path.name} needs the columns account,art",
-            )
-        pairs = {}
+            raise _fail(profile_path, key, f"{name} needs the columns account,art (and supplier)")
+        rows: dict[tuple[str | None, bool, str | None], ArtMapping] = {}
         for number, row in enumerate(reader, start=1):
-            account, art = (row["account"] or "").strip(), (row["art"] or "").strip()
-            if not account or not art:
+            account = (row["account"] or "").strip() or None
+            supplier = (row.get("supplier") or "").strip() or None
+            art = (row["art"] or "").strip()
+            where = f"{name} row {number}"
+            if not art or (account is None and supplier is None):
+                raise _fail(
+                    profile_path, key, f"{where}: art and an account or a supplier are required"
+                )
+            if not _ART.fullmatch(art):
+                raise _fail(profile_path, key, f"{where}: art {art!r} is not a 3-digit KOSTRA art")
+            prefix = account is not None and account.endswith("*")
+            if prefix:
+                account = account[:-1]
+            if account is not None and (not account or "*" in account):
                 raise _fail(
                     profile_path,
-                    "art.account_mapping",
-                    f"{mapping_path.name} row {number}: account and art are required",
+                    key,
+                    f"{where}: {row['account'].strip()!r}: '*' may only end a prefix such as "
+                    "'12*' (for every account, use art.default)",
                 )
-            if pairs.setdefault(account, art) != art:
+            entry = ArtMapping(account, prefix, supplier, art)
+            earlier = rows.setdefault((account, prefix, supplier_key(supplier)), entry)
+            if earlier.art != art:
+                what = f"account {row['account'].strip()!r}" if account else ""
+                what += " with " if account and supplier else ""
+                what += f"supplier {supplier!r}" if supplier else ""
                 raise _fail(
-                    profile_path,
-                    "art.account_mapping",
-                    f"{mapping_path.name}: account {account!r} is mapped twice",
+                    profile_path, key, f"{where}: {what} is mapped twice ({earlier.art} and {art})"
                 )
-    return tuple(sorted(pairs.items()))
+    return tuple(rows.values())
+
+
+_TESTS = ("equals", "one_of", "not_one_of", "matches", "empty")
+
+
+def _exclude_rows(path: Path, value: Any) -> tuple[RowFilter, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail(path, "exclude_rows", "expected a list of {column, <test>, reason} entries")
+    filters = []
+    for i, item in enumerate(value):
+        where = f"exclude_rows[{i}]"
+        entry = _check_keys(path, where, item, {"column", "all", "reason", *_TESTS})
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise _fail(path, f"{where}.reason", "say why these rows are left out, e.g. 'income'")
+        if "all" in entry:
+            if set(entry) - {"all", "reason"}:
+                raise _fail(path, where, "give either 'all' or one condition, not both")
+            conditions = entry["all"]
+            if not isinstance(conditions, list) or not conditions:
+                raise _fail(path, f"{where}.all", "expected a list of conditions")
+            parsed = tuple(
+                _condition(path, f"{where}.all[{j}]", c, allowed={"column", *_TESTS})
+                for j, c in enumerate(conditions)
+            )
+        else:
+            parsed = (_condition(path, where, entry, allowed={"column", "reason", *_TESTS}),)
+        filters.append(RowFilter(parsed, reason.strip()))
+    return tuple(filters)
+
+
+def _condition(path: Path, where: str, value: Any, allowed: set[str]) -> Condition:
+    entry = _check_keys(path, where, value, allowed)
+    if "column" not in entry:
+        raise _fail(path, where, "name the source column the condition tests ('column')")
+    tests = [t for t in _TESTS if t in entry]
+    if len(tests) != 1:
+        raise _fail(path, where, f"give exactly one test of {', '.join(_TESTS)}")
+    test, argument = tests[0], entry[tests[0]]
+    column = _columns(path, f"{where}.column", entry["column"])
+    if test == "empty":
+        if not isinstance(argument, bool):
+            raise _fail(path, f"{where}.empty", "expected true or false")
+        return Condition(column, test, (str(argument).lower(),))
+    values = argument if test in ("one_of", "not_one_of") else [argument]
+    if test in ("one_of", "not_one_of") and (not isinstance(argument, list) or not argument):
+        raise _fail(path, f"{where}.{test}", "expected a list of values, e.g. [Income, Sales]")
+    for text in values:
+        if not isinstance(text, str):
+            raise _fail(path, f"{where}.{test}", f"write {text!r} in quotes: values are text")
+    if test == "matches":
+        _check_pattern(path, f"{where}.matches", argument)
+    return Condition(column, test, tuple(values))
+
+
+def _check_pattern(path: Path, key: str, pattern: str) -> None:
+    """Rows are tested in DuckDB (RE2 syntax): the pattern is checked by the same engine."""
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT regexp_matches('', ?)", [pattern])
+    except duckdb.Error as error:
+        raise _fail(path, key, f"{pattern!r} is not a valid regular expression: {error}") from None
+    finally:
+        con.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -70,8 +70,9 @@ class Row:
             raise self.fail(column, f"{value!r} is not one of {', '.join(allowed)}")
         return value
 
-    def items(self, column: str) -> list[str]:
-        return [item.strip() for item in (self.text(column) or "").split(";") if item.strip()]
+    def items(self, column: str, required: bool = True) -> list[str]:
+        text = self.text(column, required) or ""
+        return [item.strip() for item in text.split(";") if item.strip()]
 
 
 def read_rows(
@@ -114,12 +115,16 @@ class AgreementTables:
     categories: list[tuple]
     suppliers: list[tuple]
     participants: list[tuple]
+    # agreement suppliers that are neither a valid number nor a registered supplier_id
     invalid_supplier_numbers: list[str]
+    # agreements that name no supplier yet: what they cover can never be on-agreement
+    without_suppliers: list[str] = field(default_factory=list)
 
 
 def read_agreements(cooperation: Cooperation) -> AgreementTables:
     tables = AgreementTables([], [], [], [], [])
     members = set(cooperation.member_ids)
+    supplier_ids = _registered_supplier_ids(cooperation)
     seen: set[str] = set()
     for source in cooperation.agreements:
         if source.profile != "canonical":
@@ -129,12 +134,24 @@ def read_agreements(cooperation: Cooperation) -> AgreementTables:
             )
         for path in source.files():
             for row in read_rows(path, column_names("agreements"), LATER_AGREEMENT_COLUMNS):
-                _read_agreement(row, cooperation, members, seen, tables)
+                _read_agreement(row, cooperation, members, supplier_ids, seen, tables)
     return tables
 
 
+def _registered_supplier_ids(cooperation: Cooperation) -> frozenset[str]:
+    """The supplier register's ids (imported here: that loader builds on this module)."""
+    from pipelines.supplier_register_loader import registered_supplier_ids
+
+    return registered_supplier_ids(cooperation)
+
+
 def _read_agreement(
-    row: Row, cooperation: Cooperation, members: set[str], seen: set[str], tables: AgreementTables
+    row: Row,
+    cooperation: Cooperation,
+    members: set[str],
+    supplier_ids: frozenset[str],
+    seen: set[str],
+    tables: AgreementTables,
 ) -> None:
     agreement_id = row.text("agreement_id")
     if agreement_id in seen:
@@ -165,10 +182,15 @@ def _read_agreement(
     if not categories:
         raise row.fail("category_ids", "an agreement needs at least one category")
     tables.categories += [(agreement_id, c) for c in dict.fromkeys(categories)]
-    for raw in dict.fromkeys(row.items("supplier_org_nos")):
+    # a supplier is a valid organisation number or a supplier_id of the supplier register
+    # (stg / int_agreement_suppliers resolves the id); anything else is reported
+    suppliers = row.items("supplier_org_nos", required=False)  # optional in the contract
+    if not suppliers:
+        tables.without_suppliers.append(agreement_id)
+    for raw in dict.fromkeys(suppliers):
         org_no = clean_org_no(raw, cooperation.country)
         tables.suppliers.append((agreement_id, raw, org_no.compact, org_no.is_valid))
-        if not org_no.is_valid:
+        if not org_no.is_valid and raw not in supplier_ids:
             tables.invalid_supplier_numbers.append(f"{agreement_id}: {raw}")
     participants = row.items("participants")
     unknown = [p for p in participants if p != "*" and p not in members]
@@ -190,19 +212,39 @@ def load_agreements(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) ->
 
 # --- reference data ----------------------------------------------------------------------
 
+_NAMING_SUPPLIERS = ("classification_rules", "excluded_suppliers")  # may name a supplier_id
 
-def _taxonomy(row: Row, _: Cooperation) -> tuple:
+
+@dataclass(frozen=True)
+class _Context:
+    cooperation: Cooperation
+    supplier_ids: frozenset[str]  # of the supplier register
+
+    def supplier_reference(self, row: Row, column: str) -> str:
+        """A supplier as a rule names it: the validated organisation number, or a supplier_id
+        of the supplier register as written."""
+        value = row.text(column)
+        org_no = clean_org_no(value, self.cooperation.country)
+        if org_no.is_valid:
+            return org_no.compact
+        if value in self.supplier_ids:
+            return value
+        raise row.fail(
+            column,
+            f"{value!r} is neither a valid organisation number nor a supplier_id "
+            "of the supplier register",
+        )
+
+
+def _taxonomy(row: Row, _: _Context) -> tuple:
     return (row.text("category_id"), row.text("category_name"), row.text("parent_id", False))
 
 
-def _classification_rule(row: Row, cooperation: Cooperation) -> tuple:
+def _classification_rule(row: Row, context: _Context) -> tuple:
     rule_type = row.choice("rule_type", RULE_TYPES)
     pattern = row.text("pattern")
     if rule_type == "supplier":
-        org_no = clean_org_no(pattern, cooperation.country)
-        if not org_no.is_valid:
-            raise row.fail("pattern", f"{pattern!r} is not a valid organisation number")
-        pattern = org_no.compact
+        pattern = context.supplier_reference(row, "pattern")
     elif rule_type == "item_code":
         pattern = normalise_item_code(pattern)
     return (rule_type, pattern, row.text("category_id"))
@@ -213,7 +255,7 @@ def normalise_item_code(code: str) -> str:
     return re.sub(r"\s", "", code).split("-")[0]
 
 
-def _exchange_rate(row: Row, _: Cooperation) -> tuple:
+def _exchange_rate(row: Row, _: _Context) -> tuple:
     month = row.text("month")
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise row.fail("month", f"{month!r} is not a month (YYYY-MM)")
@@ -223,17 +265,19 @@ def _exchange_rate(row: Row, _: Cooperation) -> tuple:
     return (row.text("currency").upper(), month, rate)
 
 
-def _excluded_supplier(row: Row, cooperation: Cooperation) -> tuple:
+def _excluded_supplier(row: Row, context: _Context) -> tuple:
+    # an organisation number, or a supplier_id of the supplier register (kept as written:
+    # int_excluded_suppliers resolves it); a number that is neither never matches a line
     raw = row.text("supplier_org_no")
-    return (raw, clean_org_no(raw, cooperation.country).compact, row.text("reason", False))
+    return (raw, clean_org_no(raw, context.cooperation.country).compact, row.text("reason", False))
 
 
-def _kostra_art(row: Row, _: Cooperation) -> tuple:
+def _kostra_art(row: Row, _: _Context) -> tuple:
     flag = row.choice("is_influenceable", ("true", "false"))
     return (row.text("art"), row.text("art_name"), flag == "true")
 
 
-def _emission_factor(row: Row, _: Cooperation) -> tuple:
+def _emission_factor(row: Row, _: _Context) -> tuple:
     factor = row.decimal("kg_co2e_per_currency_unit")
     if factor < 0:
         raise row.fail("kg_co2e_per_currency_unit", f"{factor} must not be negative")
@@ -244,7 +288,7 @@ def _emission_factor(row: Row, _: Cooperation) -> tuple:
     return (row.text("category_id"), factor, currency, row.text("source"), flag == "true")
 
 
-_REFERENCE_READERS: dict[str, Callable[[Row, Cooperation], tuple]] = {
+_REFERENCE_READERS: dict[str, Callable[[Row, _Context], tuple]] = {
     "taxonomy": _taxonomy,
     "classification_rules": _classification_rule,
     "exchange_rates": _exchange_rate,
@@ -257,7 +301,11 @@ _REFERENCE_READERS: dict[str, Callable[[Row, Cooperation], tuple]] = {
 def read_reference(path: Path, dataset: str, cooperation: Cooperation) -> list[tuple]:
     """Every row of one reference file, validated and converted; the first bad row stops."""
     convert = _REFERENCE_READERS[dataset]
-    return [convert(row, cooperation) for row in read_rows(path, column_names(dataset))]
+    context = _Context(
+        cooperation,
+        _registered_supplier_ids(cooperation) if dataset in _NAMING_SUPPLIERS else frozenset(),
+    )
+    return [convert(row, context) for row in read_rows(path, column_names(dataset))]
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, cooperation: Cooperation) -> dict[str, int]:

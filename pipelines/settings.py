@@ -29,8 +29,8 @@ REFERENCE_DEFAULTS_DIR = Path(__file__).resolve().parent / "reference_defaults"
 REFERENCE_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 CONFIG_ENV_VAR = "SAMKJOP_CONFIG"
-# GB: UK councils (real public data onboarding); its company numbers are never verified,
-# see pipelines/orgno.py
+# GB: UK councils (real public data onboarding); its company numbers are checked by their
+# format only (no library validates them), see pipelines/orgno.py
 COUNTRIES = ("NO", "DK", "SE", "FI", "GB")
 REFERENCE_DATASETS = (
     "taxonomy",

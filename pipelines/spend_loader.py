@@ -18,12 +18,20 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.orgno import clean_org_no
-from pipelines.profiles import REQUIRED_FIELDS, SourceProfile
+from pipelines.profiles import (
+    REQUIRED_FIELDS,
+    Columns,
+    Condition,
+    DateFormat,
+    SourceProfile,
+    supplier_key,
+)
 from pipelines.settings import DeclaredPeriod
 from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
 from pipelines.sources.csv_file import CsvHeader
 
 STAGE = "_stage_spend"
+PLAUSIBLE_YEARS = (1990, 2100)  # an invoice date outside these years is rejected
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,11 @@ class _Expressions:
     def column(self, name: str) -> str:
         return f"nullif(trim(c{self.header.index(name)}), '')"
 
+    def source(self, columns: Columns) -> str:
+        """The first of a column's alternatives that this file has (NULL: none of them)."""
+        name = columns.pick(self.header.columns)
+        return "NULL" if name is None else self.column(name)
+
     def field(self, name: str) -> str:
         source = self.profile.fields.get(name)
         if source is None:
@@ -84,24 +97,70 @@ class _Expressions:
         if source.constant is not None:
             return _sql_text(source.constant)
         if source.concat:
-            parts = ", ".join(self.column(c) for c in source.concat)
+            parts = ", ".join(self.source(c) for c in source.concat)
             return f"nullif(concat_ws({_sql_text(source.separator)}, {parts}), '')"
-        if source.optional and source.column not in self.header.columns:
-            return "NULL"
-        return self.column(source.column)
+        return self.source(source.column)  # an optional column the file lacks: NULL
 
     def art(self) -> str:
+        """The art by the profile's rule; `default` where the rule finds none."""
         rule = self.profile.art
+        art = "NULL"
         if rule.account_mapping:
-            return "_art_map.art"
-        if rule.column:
-            return self.column(rule.column)
-        if rule.account_start:
-            return (
+            art = "_art.art"
+        elif rule.column:
+            art = self.source(rule.column)
+        elif rule.account_start:
+            art = (
                 f"nullif(substr({self.field('account')}, {rule.account_start}, "
                 f"{rule.account_length}), '')"
             )
-        return "NULL"
+        return art if rule.default is None else f"coalesce({art}, {_sql_text(rule.default)})"
+
+    def art_keys(self) -> tuple[str, str, str]:
+        """What an art mapping row is matched on: the account, and (when the mapping names
+        suppliers) the supplier's name and organisation number as profiles.supplier_key
+        folds them."""
+        if not any(m.supplier for m in self.profile.art.account_mapping):
+            return self.field("account"), "NULL", "NULL"
+        return self.field("account"), self._folded("supplier_name"), self._folded("supplier_org_no")
+
+    def art_join(self) -> str:
+        if not self.profile.art.account_mapping:
+            return ""
+        account, name, number = self.art_keys()
+        return (
+            f"LEFT JOIN _stage_art AS _art ON _art.account IS NOT DISTINCT FROM {account} "
+            f"AND _art.supplier_name IS NOT DISTINCT FROM {name} "
+            f"AND _art.supplier_number IS NOT DISTINCT FROM {number}"
+        )
+
+    def _folded(self, name: str) -> str:
+        """Lower case, runs of white space (no-break spaces too) one space, as str.split()."""
+        spaces = "[\\s\\x{00a0}\\x{2000}-\\x{200a}\\x{202f}\\x{205f}\\x{3000}]+"
+        return f"nullif(lower(trim(regexp_replace({self.field(name)}, '{spaces}', ' ', 'g'))), '')"
+
+    def exclusion(self) -> str:
+        """The reason of the first `exclude_rows` entry whose conditions all hold; NULL when
+        none does (or the profile has none)."""
+        if not self.profile.exclude_rows:
+            return "NULL"
+        cases = [
+            f"WHEN {' AND '.join(self._condition(c) for c in row_filter.conditions)} "
+            f"THEN {_sql_text(row_filter.reason)}"
+            for row_filter in self.profile.exclude_rows
+        ]
+        return "CASE " + " ".join(cases) + " END"
+
+    def _condition(self, condition: Condition) -> str:
+        value = self.source(condition.column)
+        if condition.test == "empty":
+            return f"({value} IS {'' if condition.values == ('true',) else 'NOT '}NULL)"
+        if condition.test == "matches":
+            return f"regexp_matches(coalesce({value}, ''), {_sql_text(condition.values[0])})"
+        values = ", ".join(_sql_text(v.strip().lower()) for v in condition.values)
+        if condition.test == "not_one_of":
+            return f"coalesce(lower({value}) NOT IN ({values}), true)"
+        return f"coalesce(lower({value}) IN ({values}), false)"
 
     def amount(self) -> str:
         """The amount excluding VAT: gross minus the VAT column where the source has one,
@@ -113,7 +172,7 @@ class _Expressions:
         if rule.sign_column:
             negative = ", ".join(_sql_text(v.upper()) for v in rule.negative_values)
             amount = (
-                f"(CASE WHEN upper({self.column(rule.sign_column)}) IN ({negative}) "
+                f"(CASE WHEN upper({self.source(rule.sign_column)}) IN ({negative}) "
                 f"THEN -1 ELSE 1 END * {amount})"
             )
         return amount
@@ -122,7 +181,7 @@ class _Expressions:
         return f"try_cast({self.number_text(self.field(name))} AS DECIMAL(18, {scale}))"
 
     def vat(self) -> str:
-        vat_text = self.number_text(self.column(self.profile.amount.vat_column))
+        vat_text = self.number_text(self.source(self.profile.amount.vat_column))
         return f"coalesce(try_cast({vat_text} AS DECIMAL(18, 4)), 0)"
 
     def number_text(self, text: str) -> str:
@@ -135,12 +194,36 @@ class _Expressions:
         return text
 
     def invoice_date(self) -> str:
-        """The profile's formats in order, then ISO (what spreadsheets and XML give)."""
-        formats = dict.fromkeys([*self.profile.csv.date_formats, "%Y-%m-%d"])
-        parsed = ", ".join(
-            f"try_strptime({self.field('invoice_date')}, {_sql_text(fmt)})" for fmt in formats
+        """The profile's formats in order, then ISO (what spreadsheets and XML give); the
+        first format that reads a plausible date wins, so that an early format cannot turn
+        a value into a far-off year that a later format reads right."""
+        value = self.field("invoice_date")
+        formats = [*self.profile.csv.date_formats, DateFormat("%Y-%m-%d", "%Y-%m-%d")]
+        parsed = list(
+            dict.fromkeys(
+                f"try_strptime({self._padded_date(value, f)}, {_sql_text(f.padded)})"
+                for f in formats
+            )
         )
-        return f"cast(coalesce({parsed}) as date)"
+        plausible = [
+            f"CASE WHEN year({p}) BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
+            f"THEN {p} END"
+            for p in parsed
+        ]
+        return f"cast(coalesce({', '.join(plausible + parsed)}) as date)"
+
+    @staticmethod
+    def _padded_date(value: str, date_format: DateFormat) -> str:
+        """A digits-only value one digit short of a `%-d`/`%-m` format's width gets the
+        unpadded part's zero back (`1102022` → `01102022` for %-d%m%Y)."""
+        if date_format.width is None:
+            return value
+        at = date_format.unpadded_at
+        return (
+            f"CASE WHEN regexp_full_match({value}, '[0-9]{{{date_format.width - 1}}}') "
+            f"THEN concat(left({value}, {at}), '0', substr({value}, {at + 1})) "
+            f"ELSE {value} END"
+        )
 
     def currency(self) -> str:
         return f"upper(coalesce({self.field('currency')}, {_sql_text(self.default_currency)}))"
@@ -160,13 +243,14 @@ class _Expressions:
                 f"WHEN {self.field(name)} IS NULL THEN "
                 f"{_sql_text('missing required value: ' + self._describe(name))}"
             )
-        date_formats = " or ".join(self.profile.csv.date_formats)
+        date_formats = " or ".join(f.written for f in self.profile.csv.date_formats)
         checks += self._vat_check()
         checks += [
             f"WHEN invoice_date IS NULL THEN 'invoice_date ' || {self._quoted('invoice_date')}"
             f" || ' is not a valid date ({date_formats})'",
-            "WHEN year(invoice_date) NOT BETWEEN 1990 AND 2100 THEN 'invoice_date ' || "
-            f"{self._quoted('invoice_date')} || ' is not a plausible invoice date'",
+            f"WHEN year(invoice_date) NOT BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
+            f"THEN 'invoice_date ' || {self._quoted('invoice_date')} || "
+            "' is not a plausible invoice date'",
             f"WHEN amount_excl_vat IS NULL THEN 'amount_excl_vat ' || "
             f"{self._quoted('amount_excl_vat')} || "
             f"{_sql_text(f' is not a number (decimal separator {self.profile.csv.decimal})')}",
@@ -190,8 +274,9 @@ class _Expressions:
     def _vat_check(self) -> list[str]:
         if not self.profile.amount.vat_column:
             return []
-        vat = self.column(self.profile.amount.vat_column)
-        problem = _sql_text(f"VAT (column {self.profile.amount.vat_column!r}) is not a number")
+        vat = self.source(self.profile.amount.vat_column)
+        column = self.profile.amount.vat_column.pick(self.header.columns)
+        problem = _sql_text(f"VAT (column {column!r}) is not a number")
         return [
             f"WHEN {vat} IS NOT NULL AND "
             f"try_cast({self.number_text(vat)} AS DECIMAL(18, 4)) IS NULL THEN {problem}"
@@ -199,22 +284,26 @@ class _Expressions:
 
     def _describe(self, name: str) -> str:
         source = self.profile.fields[name]
-        return f"{name} (column {source.column!r})" if source.column else name
+        if source.column:
+            return f"{name} (column {source.column.pick(self.header.columns)!r})"
+        return name
 
     def _quoted(self, name: str) -> str:
         return f"'''' || coalesce({self.field(name)}, '') || ''''"
 
 
 def _check_columns(path: Path, profile: SourceProfile, header: CsvHeader) -> None:
-    missing = [c for c in profile.source_columns() if c not in header.columns]
-    if missing:
-        raise DeliveryRejected(
-            f"{path.name}: missing required column {missing[0]!r} "
-            f"(profile {profile.name!r}); the header has: {', '.join(header.columns)}"
-        )
-    duplicated = [c for c in profile.source_columns() if header.columns.count(c) > 1]
-    if duplicated:
-        raise DeliveryRejected(f"{path.name}: column {duplicated[0]!r} appears twice")
+    """Every column the profile needs is in the header (of alternatives: one of them), and
+    the one read is there once."""
+    for purpose, columns in profile.source_columns():
+        name = columns.pick(header.columns)
+        if name is None:
+            raise DeliveryRejected(
+                f"{path.name}: missing required column {columns} for {purpose} "
+                f"(profile {profile.name!r}); the header has: {', '.join(header.columns)}"
+            )
+        if header.columns.count(name) > 1:
+            raise DeliveryRejected(f"{path.name}: column {name!r} appears twice")
 
 
 def _stage(
@@ -258,17 +347,96 @@ def _stage_org_numbers(con: duckdb.DuckDBPyConnection, expr: _Expressions, count
     con.unregister("_org_numbers")
 
 
-def _stage_art_mapping(con: duckdb.DuckDBPyConnection, profile: SourceProfile) -> None:
-    pairs = profile.art.account_mapping
+def _stage_art_mapping(
+    con: duckdb.DuckDBPyConnection, profile: SourceProfile, country: str
+) -> None:
+    """The profile's art mapping rows, with how specific each is and the supplier folded
+    as the lines' suppliers are (a valid organisation number also by its compact form)."""
+    rows = profile.art.account_mapping
+    numbers = [clean_org_no(m.supplier, country) if m.supplier else None for m in rows]
     table = pa.table(
         {
-            "account": pa.array([a for a, _ in pairs], pa.string()),
-            "art": pa.array([b for _, b in pairs], pa.string()),
+            "account": pa.array([m.account for m in rows], pa.string()),
+            "is_prefix": pa.array([m.account_is_prefix for m in rows], pa.bool_()),
+            "supplier_key": pa.array([supplier_key(m.supplier) for m in rows], pa.string()),
+            "supplier_org_no": pa.array([n.compact if n else None for n in numbers], pa.string()),
+            "specificity": pa.array([m.specificity for m in rows], pa.int64()),
+            "art": pa.array([m.art for m in rows], pa.string()),
         }
     )
-    con.register("_art_pairs", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE _stage_art_map AS SELECT * FROM _art_pairs")
-    con.unregister("_art_pairs")
+    con.register("_art_rows", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _stage_art_map AS SELECT * FROM _art_rows")
+    con.unregister("_art_rows")
+
+
+def _stage_art_lookup(con: duckdb.DuckDBPyConnection, expr: _Expressions) -> None:
+    """The art of each distinct (account, supplier) of the delivery's loadable rows, by the
+    mapping's precedence: the most specific account match (an exact code, then the longest
+    prefix); among rows of the same account pattern, one naming the line's supplier first;
+    a supplier-only row (no account) when no account row matches. No row: NULL.
+
+    The account patterns are matched against the few distinct accounts, and the result
+    joined to the lines' keys on equality, so the cost grows with the keys, not with keys
+    times mapping rows."""
+    if not expr.profile.art.account_mapping:
+        return
+    account, name, number = expr.art_keys()
+    supplier_columns = "r.art, r.specificity, r.supplier_key IS NOT NULL AS for_supplier"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _stage_art AS
+        WITH line_keys AS (
+            SELECT DISTINCT
+                {account} AS account, {name} AS supplier_name, {number} AS supplier_number,
+                o.org_no
+            FROM _stage_checked AS s
+            LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
+            WHERE s._excluded IS NULL AND s._reason IS NULL
+        ),
+        accounts AS (
+            SELECT DISTINCT account FROM line_keys WHERE account IS NOT NULL
+        ),
+        account_rows AS (
+            SELECT a.account AS line_account, m.*
+            FROM accounts AS a
+            JOIN _stage_art_map AS m
+              ON m.account IS NOT NULL
+             AND CASE WHEN m.is_prefix THEN starts_with(a.account, m.account)
+                      ELSE a.account = m.account END
+        ),
+        supplier_rows AS (
+            SELECT * FROM _stage_art_map WHERE account IS NULL
+        ),
+        candidates AS (
+            SELECT k.account, k.supplier_name, k.supplier_number, {supplier_columns}
+            FROM line_keys AS k
+            JOIN account_rows AS r ON r.line_account = k.account
+            WHERE r.supplier_key IS NULL
+               OR r.supplier_key = k.supplier_name
+               OR r.supplier_key = k.supplier_number
+               OR r.supplier_org_no = k.org_no
+            UNION ALL
+            SELECT k.account, k.supplier_name, k.supplier_number, {supplier_columns}
+            FROM line_keys AS k JOIN supplier_rows AS r ON r.supplier_key = k.supplier_name
+            UNION ALL
+            SELECT k.account, k.supplier_name, k.supplier_number, {supplier_columns}
+            FROM line_keys AS k JOIN supplier_rows AS r ON r.supplier_key = k.supplier_number
+            UNION ALL
+            SELECT k.account, k.supplier_name, k.supplier_number, {supplier_columns}
+            FROM line_keys AS k JOIN supplier_rows AS r ON r.supplier_org_no = k.org_no
+        ),
+        ranked AS (
+            SELECT
+                *,
+                row_number() OVER (
+                    PARTITION BY account, supplier_name, supplier_number
+                    ORDER BY specificity DESC, for_supplier DESC
+                ) AS choice
+            FROM candidates
+        )
+        SELECT account, supplier_name, supplier_number, art FROM ranked WHERE choice = 1
+        """
+    )
 
 
 def _read_header(path: Path, profile: SourceProfile) -> CsvHeader:
@@ -280,6 +448,8 @@ def _read_header(path: Path, profile: SourceProfile) -> CsvHeader:
 
 
 def _checked_rows_sql(expr: _Expressions) -> str:
+    """Every staged row typed, with `_excluded` (the profile's exclude_rows reason; never for
+    a row that could not be split into its columns) and `_reason` (why it is rejected)."""
     return f"""
         WITH typed AS (
             SELECT
@@ -292,7 +462,11 @@ def _checked_rows_sql(expr: _Expressions) -> str:
                 {expr.optional_number("unit_price", 6)} AS unit_price
             FROM {STAGE}
         )
-        SELECT *, {expr.rejection_reason()} AS _reason FROM typed
+        SELECT
+            *,
+            CASE WHEN _parse_error IS NULL THEN {expr.exclusion()} END AS _excluded,
+            {expr.rejection_reason()} AS _reason
+        FROM typed
     """
 
 
@@ -305,7 +479,10 @@ def _insert_outcomes(
     loaded_at: datetime,
     country: str,
 ) -> None:
+    """Each staged row goes to exactly one of raw.spend_lines (loaded), raw.excluded_rows
+    (an exclude_rows entry holds) or raw.rejected_rows (with its reason)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
+    _stage_art_lookup(con, expr)
     con.execute(
         f"""
         INSERT INTO raw.spend_lines
@@ -321,19 +498,32 @@ def _insert_outcomes(
             s.quantity, s.unit_price, {expr.field("local_supplier_id")}
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
-        LEFT JOIN _stage_art_map AS _art_map ON _art_map.account = {expr.field("account")}
-        WHERE s._reason IS NULL
+        {expr.art_join()}
+        WHERE s._excluded IS NULL AND s._reason IS NULL
         """,
         [delivery_id, country, source_file, sha, loaded_at],
     )
     con.execute(
         f"""
-        INSERT INTO raw.rejected_rows
-        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _reason, {expr.raw_row()}, ?
-        FROM _stage_checked WHERE _reason IS NOT NULL
+        INSERT INTO raw.excluded_rows (
+            delivery_id, municipality_id, source_file, source_row, reason, raw_row,
+            amount_excl_vat, excluded_at
+        )
+        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _excluded, {expr.raw_row()},
+               amount_excl_vat, ?
+        FROM _stage_checked WHERE _excluded IS NOT NULL
         """,
         [delivery_id, source_file, loaded_at],
     )
+    con.execute(
+        f"""
+        INSERT INTO raw.rejected_rows
+        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _reason, {expr.raw_row()}, ?
+        FROM _stage_checked WHERE _excluded IS NULL AND _reason IS NOT NULL
+        """,
+        [delivery_id, source_file, loaded_at],
+    )
+    con.execute("DROP TABLE IF EXISTS _stage_art")
 
 
 def _recorded_status(con: duckdb.DuckDBPyConnection, delivery_id: str):
@@ -536,23 +726,32 @@ def load_spend_file(
         expr = _Expressions(profile, header, member_id, cooperation_currency)
         rows_read = _stage(con, path, profile, header)
         _stage_org_numbers(con, expr, country)
-        _stage_art_mapping(con, profile)
+        _stage_art_mapping(con, profile, country)
         _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country)
         loaded, amount = con.execute(
             "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
             [delivery_id],
         ).fetchone()
-        rejected = rows_read - loaded
+        excluded = con.execute(
+            "SELECT count(*) FROM raw.excluded_rows WHERE delivery_id = ?", [delivery_id]
+        ).fetchone()[0]
+        rejected = rows_read - loaded - excluded
+        outcome = [f"{loaded} rows loaded"] + [
+            f"{count} {what}"
+            for count, what in ((excluded, "excluded"), (rejected, "rejected"))
+            if count
+        ]
         result = DeliveryResult(
             delivery_id,
             source_file,
             sha,
             "loaded",
-            f"{loaded} rows loaded, {rejected} rejected" if rejected else f"{loaded} rows loaded",
+            ", ".join(outcome),
             rows_read,
             loaded,
             rejected,
             amount,
+            rows_excluded=excluded,
         )
         _record(con, member_id, profile.name, result, loaded_at, series, period)
         if declared is not None and loaded:

@@ -126,3 +126,72 @@ def write_innherred(tmp_path: Path) -> Path:
     """,
     )
     return write(tmp_path / "cooperation.yml", CONFIG)
+
+
+def write_innherred_with_supplier_register(tmp_path: Path) -> Path:
+    """Innherred with a second member (Verdal, 5038) and a supplier register, for rule 5's
+    suppliers without a valid organisation number (all NOK; the base files as above):
+
+    - R1 (Levanger): no number, "Data Norge Ltd": the register's name alias of S-DATA,
+      registered with 916750439, a supplier of A1: on-agreement;
+    - K1 (Verdal): vendor number V-77, S-KORT's local_id alias for Verdal only: on A3, which
+      names S-KORT by its register id; K2 (Levanger) has the same vendor number but is not
+      identified (the alias is Verdal's): covered, off-agreement, and its 120 000 crosses
+      100 000 under its name key;
+    - K3, K4 (Verdal): S-KORT's name pattern; K4's art has no rule, S-KORT's supplier rule
+      (by register id) gives it office.supplies; K5 after A3 ended crosses 100 000 under
+      S-KORT's register identity;
+    - X1 (Verdal): the inter-municipal company S-IKS, excluded by its register id.
+    """
+    config = write_innherred(tmp_path)
+    register = """
+        supplier_id,supplier_name,org_no,alias_type,alias,municipality_id
+        S-DATA,Data Norge AS,916750439,name,DATA NORGE LIMITED,
+        S-KORT,Kortbutikken,,local_id,V-77,5038
+        S-KORT,Kortbutikken,,name_pattern,^kort ?butikk,
+        S-IKS,Innherred IKS,,name,Innherred IKS,
+    """
+    write(tmp_path / "supplier_register.csv", register)
+    for name, extra in (
+        ("classification_rules.csv", "supplier,S-KORT,office.supplies\n"),
+        ("excluded_suppliers.csv", "S-IKS,inter-municipal company\n"),
+        (
+            "agreements.csv",
+            "A3,Kontor felles,cooperation,office.supplies,S-KORT,*,2024-01-01,2025-12-31,0.0225\n",
+        ),
+    ):
+        path = tmp_path / name
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    header = CANONICAL_HEADER + ",local_supplier_id"
+    write(
+        tmp_path / "spend_5037_register.csv",
+        f"""
+        {header}
+        5037,R1,1,2024-08-10,,Data Norge Ltd,11500,115,5000.00,NOK,30200000,CPV,PC,,,
+        5037,K2,1,2024-09-02,,Butikk 77,11500,115,120000.00,NOK,,,,,,V-77
+    """,
+    )
+    write(
+        tmp_path / "spend_5038.csv",
+        f"""
+        {header}
+        5038,K1,1,2024-09-01,,Butikk 77,11500,115,800.00,NOK,,,,,,V-77
+        5038,K3,1,2024-09-03,,KORT BUTIKKEN STJØRDAL,11500,115,200.00,NOK,,,,,,
+        5038,K4,1,2024-09-04,,Kortbutikken,12000,120,400.00,NOK,,,,,,
+        5038,K5,1,2026-01-10,,Kortbutikken,11500,115,110000.00,NOK,,,,,,
+        5038,X1,1,2024-10-01,,INNHERRED  IKS,11500,115,150000.00,NOK,,,,,,
+    """,
+    )
+    text = config.read_text(encoding="utf-8").replace(
+        "      - path: spend_5037.csv\n        profile: canonical\n",
+        "      - path: spend_5037.csv\n        profile: canonical\n"
+        "      - path: spend_5037_register.csv\n        profile: canonical\n"
+        '  - id: "5038"\n    name: Verdal\n    population: 15000\n    spend:\n'
+        "      - path: spend_5038.csv\n        profile: canonical\n",
+    )
+    text = text.replace(
+        "municipalities:",
+        "supplier_registers:\n  - path: supplier_register.csv\nmunicipalities:",
+        1,
+    )
+    return write(config, text)

@@ -10,12 +10,12 @@ from pipelines.settings import CONFIG_ENV_VAR, ConfigError, load_config
 from tests.conftest import write_innherred
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def config_path(tmp_path_factory):
     return write_innherred(tmp_path_factory.mktemp("definitions"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def definitions(config_path) -> dg.Definitions:
     return build_definitions(load_config(config_path))
 

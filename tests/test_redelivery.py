@@ -186,3 +186,53 @@ def test_a_profile_typo_never_turns_loaded_deliveries_rejected(tmp_path):
     assert statuses == [("loaded",), ("rejected",)]
     load_member_deliveries(_cooperation(tmp_path), "5037", LOG)
     assert _live(cooperation) == (2, Decimal("30"))
+
+
+def test_a_warehouse_of_an_earlier_version_keeps_its_deliveries_and_replacements(tmp_path):
+    """Deliveries and replacements recorded before declared periods existed stay as they
+    were; new deliveries load beside them."""
+    _spend(tmp_path, "2021-02.csv", [("B", "2021-02-05", "20")], 2)
+    cooperation = _cooperation(tmp_path)
+    cooperation.warehouse.parent.mkdir(parents=True)
+    old = duckdb.connect(str(cooperation.warehouse))
+    old.execute("CREATE SCHEMA raw")
+    old.execute(
+        "CREATE TABLE raw.deliveries (delivery_id VARCHAR, municipality_id VARCHAR, "
+        "source_file VARCHAR, file_sha256 VARCHAR, profile VARCHAR, rows_read BIGINT, "
+        "rows_loaded BIGINT, rows_rejected BIGINT, amount_loaded DECIMAL(18, 4), "
+        "first_invoice_date DATE, last_invoice_date DATE, status VARCHAR, message VARCHAR, "
+        "loaded_at TIMESTAMP)"
+    )
+    old.execute(
+        "CREATE TABLE raw.delivery_replacements (delivery_id VARCHAR, replaced_by VARCHAR, "
+        "replaced_at TIMESTAMP, reason VARCHAR)"
+    )
+    for delivery in ("OLD-1", "OLD-2"):
+        old.execute(
+            "INSERT INTO raw.deliveries VALUES (?, '5037', ?, 'sha', 'canonical', 1, 1, 0, 5, "
+            "DATE '2020-01-01', DATE '2020-01-31', 'loaded', NULL, TIMESTAMP '2024-01-01')",
+            [delivery, f"/old/{delivery}.csv"],
+        )
+    old.execute(
+        "INSERT INTO raw.delivery_replacements VALUES "
+        "('OLD-1', 'OLD-2', TIMESTAMP '2024-01-01', 'replaced by the old date-span rule')"
+    )
+    old.close()
+
+    (result,) = load_member_deliveries(cooperation, "5037", LOG)
+
+    assert result.status == "loaded"
+    con = duckdb.connect(str(cooperation.warehouse), read_only=True)
+    try:
+        assert con.execute(
+            "SELECT delivery_id, replaced_by, reason FROM raw.delivery_replacements"
+        ).fetchall() == [("OLD-1", "OLD-2", "replaced by the old date-span rule")]
+        assert con.execute(
+            "SELECT delivery_id, status, period FROM raw.deliveries ORDER BY loaded_at"
+        ).fetchall() == [
+            ("OLD-1", "loaded", None),
+            ("OLD-2", "loaded", None),
+            (result.delivery_id, "loaded", "2021-02"),
+        ]
+    finally:
+        con.close()

@@ -64,3 +64,18 @@ def test_bad_volume_stops_the_run_naming_row_and_column(
     message = str(error.value)
     assert "row 2, column 'estimated_annual_volume'" in message
     assert problem in message
+
+
+def test_an_agreement_without_suppliers_loads_and_is_reported(innherred: Path) -> None:
+    """supplier_org_nos is optional in the contract: a framework not yet awarded loads (its
+    lines are covered, never on-agreement) and the run names it."""
+    write(
+        innherred.parent / "agreements.csv",
+        AGREEMENTS_HEADER + "\nA9,Transport,local,office,,5037,2024-01-01,2024-12-31,\n",
+    )
+    con = duckdb.connect()
+    create_raw_schema(con)
+    tables = load_agreements(con, load_config(innherred))
+    assert tables.without_suppliers == ["A9"]
+    assert con.execute("SELECT agreement_id FROM raw.agreements").fetchall() == [("A9",)]
+    assert con.execute("SELECT count(*) FROM raw.agreement_suppliers").fetchone() == (0,)

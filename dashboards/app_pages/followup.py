@@ -58,8 +58,16 @@ PRICES = (
 DUPLICATES = (
     "Possible duplicate (mulig dobbeltfakturering): two invoices of the same member and supplier "
     "with the same invoice id in two deliveries (or twice in one), or with the same positive "
-    "amount under different invoice ids within a few days. Check them against the ledger before "
-    "asking the supplier for a credit note."
+    "amount under different invoice ids within a few days. Each invoice is listed at most once "
+    "per rule: a later copy with the first copy, an invoice with the nearest earlier one of the "
+    "same amount. Check them against the ledger before asking the supplier for a credit note."
+)
+UNPAIRED_PAYEES = (
+    "Not paired (ikke kontrollert): the payee's invoices of the year are left out of the "
+    "duplicate pairs, because its lines have no supplier identity, its name matches one of "
+    "`cooperation.catch_all_payees` (a card issuer, redacted personal data, …), or it would give "
+    "more pairs than `cooperation.duplicate_max_pairs_per_supplier`. Check these payees in the "
+    "member's own ledger."
 )
 
 
@@ -73,8 +81,8 @@ st.caption(
     f"Amounts in {currency}, net of VAT · {ui.published_text(snapshot)}"
 )
 
-available_years = queries.years(snapshot)
-if not available_years:
+choice = queries.year_choice(snapshot)
+if not choice.years:
     st.info(
         "The snapshot holds no figures yet: `marts.municipality_kpis` has no row for the whole "
         f"cooperation ('{queries.ALL}'). Check that the members' spend was loaded, then run "
@@ -98,7 +106,7 @@ member = member_column.selectbox(
     format_func=lambda municipality_id: labels[municipality_id],
     key="followup_member",
 )
-year = year_column.selectbox("Year (år)", available_years, index=0, key="followup_year")
+year = ui.year_selector(choice, key="followup_year", container=year_column)
 who = labels[member]
 every_member = member == queries.ALL
 export_scope = f"--year {year}" + ("" if every_member else f" --municipality {member}")
@@ -427,5 +435,45 @@ if not ui.mart_missing(snapshot, "marts.possible_duplicate_invoices"):
         )
         st.caption(
             "Amounts are the invoices' totals (net of VAT). Same delivery ticked: one file holds "
-            "the invoice twice. Three copies of one invoice give three pairs."
+            "the invoice twice. Three copies of one invoice give two pairs, each with the first "
+            "copy."
+        )
+
+# --- 6. Payees not paired -------------------------------------------------------------------
+st.subheader(f"Payees not checked for duplicates (ikke kontrollert), {year}")
+st.caption(
+    f"Source: `marts.possible_duplicate_payees`, payees with invoices in {year}, the largest "
+    f"amounts first. {UNPAIRED_PAYEES}"
+)
+if not ui.mart_missing(snapshot, "marts.possible_duplicate_payees"):
+    payees = queries.possible_duplicate_payees(snapshot, member, year)
+    if payees.empty:
+        st.info(f"Every payee of {who} in {year} was checked for duplicate invoices.")
+    else:
+        show_table(
+            pd.DataFrame(
+                {
+                    "Member": payees["municipality_id"].map(member_name),
+                    "Payee": payees["supplier_name"].fillna(payees["supplier_key"]),
+                    "Not paired because": payees["reason"],
+                    "Invoices": payees["invoice_count"],
+                    "Amount": payees["amount"],
+                    "Possible pairs": payees["pair_count"],
+                    "First invoice": payees["first_invoice_date"],
+                    "Last invoice": payees["last_invoice_date"],
+                }
+            ),
+            {
+                "Invoices": fmt_amount,
+                "Amount": amount_text,
+                "Possible pairs": fmt_amount,
+                "First invoice": fmt_date,
+                "Last invoice": fmt_date,
+            },
+            key="followup_possible_duplicate_payees",
+            mart="marts.possible_duplicate_payees",
+        )
+        st.caption(
+            "Payee 'name:': lines without any supplier. Possible pairs: what the two rules would "
+            "have listed for the year."
         )

@@ -77,7 +77,8 @@ st.caption(
     f"{ui.published_text(snapshot)}"
 )
 
-available_years = queries.years(snapshot)
+choice = queries.year_choice(snapshot)
+available_years = choice.years
 if not available_years:
     st.info(
         "The snapshot holds no figures yet: `marts.municipality_kpis` has no row for the whole "
@@ -86,7 +87,7 @@ if not available_years:
     )
     st.stop()
 
-year = st.selectbox("Year (år)", available_years, index=0, key="overview_year", width=220)
+year = ui.year_selector(choice, key="overview_year", width=220)
 
 kpis = queries.kpis_for_year(snapshot, year)
 member_rows = queries.members(snapshot)

@@ -8,8 +8,8 @@
 
 
 {#
-    Runs of whitespace become one space; used for the name-based supplier key
-    when a supplier has no valid organisation number.
+    Runs of whitespace become one space. (Supplier names as keys fold whitespace,
+    Unicode spaces too, with the rest of their punctuation: normalize_supplier_name.)
 #}
 {% macro collapse_whitespace(expression) -%}
     {{ return(adapter.dispatch('collapse_whitespace', 'samkjop')(expression)) }}
@@ -36,20 +36,3 @@
 {% macro bigquery__collapse_whitespace(expression) -%}
     regexp_replace({{ expression }}, r'\s+', ' ')
 {%- endmacro %}
-
-
-{#
-    A supplier is its validated organisation number, or - where the number is
-    missing or invalid - 'name:' and its name in lower case with runs of
-    whitespace collapsed ('name:' alone when there is no name either).
-#}
-{% macro supplier_key(org_no, is_org_no_valid, name) -%}
-    case
-        when {{ is_org_no_valid }} and {{ org_no }} is not null then {{ org_no }}
-        else {{ dbt.concat([
-            "'name:'",
-            "coalesce(lower(trim(" ~ collapse_whitespace(name) ~ ")), '')",
-        ]) }}
-    end
-{%- endmacro %}
-

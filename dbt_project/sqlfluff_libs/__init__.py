@@ -35,12 +35,80 @@ def reference_data(dataset: str) -> str:
     return f"reference.{dataset}"
 
 
-def supplier_key(org_no: str, is_org_no_valid: str, name: str) -> str:
+_LEGAL_FORMS = "as|asa|a s|aps|ab|oy|oyj|ltd|limited|plc"
+
+
+def normalize_supplier_name(name: str) -> str:
+    folded = (
+        f"trim(regexp_replace(replace(lower({name}), '&', ' and '), "
+        "'[^\\p{L}\\p{N}]+', ' ', 'g'))"
+    )
+    trailing = f"regexp_replace({folded}, '( ({_LEGAL_FORMS}))+$', '')"
+    return f"nullif(regexp_replace({trailing}, '^(({_LEGAL_FORMS}) )+', ''), '')"
+
+
+def matches_column_pattern_ignoring_case(expression: str, pattern_column: str) -> str:
+    return f"regexp_matches({expression}, {pattern_column}, 'i')"
+
+
+def null_safe_equal(left: str, right: str) -> str:
+    return f"{left} is not distinct from {right}"
+
+
+def agreement_is_active(terms: str, municipality_id: str, category_id: str, day: str) -> str:
     return (
-        f"case when {is_org_no_valid} and {org_no} is not null then {org_no} "
-        f"else 'name:' || coalesce(lower(trim({collapse_whitespace(name)})), '') end"
+        f"{category_id} = {terms}.category_id"
+        f" and {municipality_id} = {terms}.municipality_id"
+        f" and {day} >= {terms}.valid_from and {day} <= {terms}.valid_to"
     )
 
 
-def equal_or_both_null(left: str, right: str) -> str:
-    return f"({left} = {right} or ({left} is null and {right} is null))"
+def with_cooperation_rollup(relation, dimensions, measures, all_aggregates=None) -> str:
+    aggregates = all_aggregates or {}
+    dimension_list = "".join(f"{d}, " for d in dimensions)
+    members = ", ".join(measures)
+    summed = ", ".join(f"{aggregates.get(m, f'sum({m})')} as {m}" for m in measures)
+    return (
+        f"select municipality_id, {dimension_list}{members} from {relation} "
+        f"union all select 'ALL' as municipality_id, {dimension_list}{summed} "
+        f"from {relation} group by {', '.join(dimensions)}"
+    )
+
+
+def sql_string_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def matches_pattern_ignoring_case(expression: str, pattern: str) -> str:
+    return f"regexp_matches({expression}, {sql_string_literal('(?i)' + pattern)})"
+
+
+def same_match_key(lines: str, line_agreements: str) -> str:
+    return " and ".join(
+        f"{lines}.{column} = {line_agreements}.{column}"
+        for column in ("municipality_id", "category_id", "supplier_key", "invoice_date")
+    )
+
+
+def same_values(left: str, right: str, columns) -> str:
+    return " and ".join(null_safe_equal(f"{left}.{c}", f"{right}.{c}") for c in columns)
+
+
+def rate_to_cooperation_currency(currency: str, cooperation_currency: str, rate: str) -> str:
+    return (
+        f"case when {currency} = {cooperation_currency} then cast(1 as decimal(18, 8)) "
+        f"else {rate} end"
+    )
+
+
+def off_agreement_spend(covered_spend: str, on_agreement_spend: str) -> str:
+    return f"cast({covered_spend} - {on_agreement_spend} as decimal(18, 4))"
+
+
+def member_or_cooperation_name(
+    municipality_id: str, municipality_name: str, cooperation_name: str
+) -> str:
+    return (
+        f"coalesce({municipality_name}, "
+        f"case when {municipality_id} = 'ALL' then {cooperation_name} end)"
+    )

@@ -7,9 +7,10 @@ Quarterly amounts are the year's amounts split 10/20/30/40 %; year rows and
 'ALL' rows are sums, and every ratio is computed from the sums (NULL when the
 denominator is 0), as the marts do.
 
-FOLLOWUP_SQL adds the five marts of the follow-up page (threshold_flags,
+FOLLOWUP_SQL adds the six marts of the follow-up page (threshold_flags,
 off_agreement_purchases, agreement_followup, price_deviations,
-possible_duplicate_invoices) with the real column names and types; its
+possible_duplicate_invoices, possible_duplicate_payees) with the real column
+names and types; its
 comments give the figures the page tests expect.
 
 Also usable outside pytest, e.g. for the screenshot script:
@@ -355,6 +356,36 @@ insert into marts.possible_duplicate_invoices values
     ('5033', '933333333', 'Transport AS', 'same invoice id delivered twice', 'T-5',
         date '2023-08-01', 3000, 1, 'tydal.csv', 2, 'D5', 'T-5', date '2023-08-01', 3000, 1,
         'tydal_2.csv', 2, 'D6', false, 0);
+
+-- 2024, all members, largest amount first: Kantina AS (Stjørdal, above the cap), VISA NORGE
+-- (Selbu, catch-all), lines without a supplier (Stjørdal). 2023: Tydal's lines without one.
+create table marts.possible_duplicate_payees (
+    municipality_id varchar, supplier_key varchar, supplier_name varchar, year integer,
+    reason varchar, invoice_count bigint, line_count bigint, amount decimal(18, 4),
+    pair_count bigint, first_invoice_date date, last_invoice_date date
+);
+insert into marts.possible_duplicate_payees values
+    ('5035', 'name:', null, 2024, 'no supplier identity', 3, 4, 1800.5, 0, date '2024-03-01',
+        date '2024-09-30'),
+    ('5032', 'name:visa norge', 'VISA NORGE', 2024, 'catch-all payee (pattern ^visa)', 140, 150,
+        52000, 61, date '2024-01-04', date '2024-12-19'),
+    ('5035', '944444444', 'Kantina AS', 2024, 'more than 50 possible pairs', 420, 600, 350000,
+        75, date '2024-01-02', date '2024-12-20'),
+    ('5033', 'name:', null, 2023, 'no supplier identity', 1, 1, 250, 0, date '2023-05-05',
+        date '2023-05-05');
+"""
+
+
+# marts.data_completeness: both years complete (2024 the default); a test makes 2024 partial
+COMPLETENESS_SQL = """
+create table marts.data_completeness as
+select municipality_id, year, 12 as months_with_spend, make_date(year, 1, 1) as first_month,
+    make_date(year, 12, 1) as last_month, true as is_complete_year,
+    case when municipality_id = 'ALL' then 3 end as member_count,
+    case when municipality_id = 'ALL' then 3 end as delivering_member_count,
+    case when municipality_id = 'ALL' then 3 end as complete_member_count,
+    year = 2024 as is_default_year
+from marts.municipality_kpis;
 """
 
 
@@ -365,6 +396,7 @@ def build_snapshot(path: Path) -> Path:
     try:
         con.execute(SNAPSHOT_SQL)
         con.execute(FOLLOWUP_SQL)
+        con.execute(COMPLETENESS_SQL)
     finally:
         con.close()
     return path

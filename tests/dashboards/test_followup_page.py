@@ -3,7 +3,7 @@
 Expected values come from FOLLOWUP_SQL in conftest.py, whose comments give the
 figures: e.g. in 2024 for all members 100 000 crossed 3 times, 85 800.25 off
 agreement with 3 suppliers, A-02 and A-01 expiring within 6 months of 2024-12-20,
-85 paid above the agreed price, 3 possible duplicate pairs.
+85 paid above the agreed price, 3 possible duplicate pairs, 3 payees not paired.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ MARTS = (
     "marts.agreement_followup",
     "marts.price_deviations",
     "marts.possible_duplicate_invoices",
+    "marts.possible_duplicate_payees",
 )
 EXPIRING = "Expiring within 6 months of 2024-12-20"
 
@@ -54,6 +55,7 @@ TABLE_COLUMNS = {
     "followup_expiring_agreements": "Days to expiry",
     "followup_price_deviations": "Invoiced unit price",
     "followup_possible_duplicate_invoices": "Second invoice",
+    "followup_possible_duplicate_payees": "Not paired because",
 }
 
 
@@ -154,6 +156,17 @@ def test_tables_show_the_marts_rows_in_order(snapshot_path: Path) -> None:
     assert pairs["Second delivered in"].iloc[1] == "stjordal_feb.csv, row 4"
     assert pairs["Same delivery"].tolist() == [False, False, True]
 
+    payees = table(app, "followup_possible_duplicate_payees")
+    assert payees["Payee"].tolist() == ["Kantina AS", "VISA NORGE", "name:"]  # largest first
+    assert payees["Not paired because"].tolist() == [
+        "more than 50 possible pairs",
+        "catch-all payee (pattern ^visa)",
+        "no supplier identity",
+    ]
+    assert payees["Member"].tolist() == ["Stjørdal", "Selbu", "Stjørdal"]
+    assert payees["Possible pairs"].tolist() == [75, 61, 0]
+    assert payees["Invoices"].iloc[0] == 420
+
 
 def test_member_filter_narrows_every_section(snapshot_path: Path) -> None:
     app = run(FOLLOWUP)
@@ -182,6 +195,7 @@ def test_member_filter_narrows_every_section(snapshot_path: Path) -> None:
     assert "Estimated annual volume" not in expiring.columns  # whole-agreement figure
     assert table(app, "followup_price_deviations")["Invoice"].tolist() == ["S-77", "S-78"]
     assert table(app, "followup_possible_duplicate_invoices")["First invoice"].tolist() == ["B-1"]
+    assert table(app, "followup_possible_duplicate_payees")["Payee"].tolist() == ["VISA NORGE"]
 
 
 def test_member_without_rows_says_so(snapshot_path: Path) -> None:
@@ -198,6 +212,7 @@ def test_member_without_rows_says_so(snapshot_path: Path) -> None:
         "No agreement of Tydal expires within 6 months of 2024-12-20.",
         "No invoice line of Tydal in 2024 deviates from its agreed price.",
         "No possible duplicate invoices for Tydal in 2024.",
+        "Every payee of Tydal in 2024 was checked for duplicate invoices.",
     ]
     assert not app.dataframe
 
@@ -218,6 +233,9 @@ def test_year_filter_changes_the_rows(snapshot_path: Path) -> None:
     assert shown["Paid above the agreed price"] == "25 NOK"
     assert table(app, "followup_price_deviations")["Invoice"].tolist() == ["F-900"]
     assert table(app, "followup_possible_duplicate_invoices")["First invoice"].tolist() == ["T-5"]
+    assert table(app, "followup_possible_duplicate_payees")["Not paired because"].tolist() == [
+        "no supplier identity"
+    ]
     # expiry is measured from the as-of date, not the year: unchanged
     assert table(app, "followup_expiring_agreements")["Agreement"].tolist() == ["A-02", "A-01"]
     assert app.subheader[0].value.endswith("2023")
@@ -263,6 +281,7 @@ def test_snapshot_without_a_mart_names_it_and_shows_the_rest(
         "marts.agreement_followup": "followup_expiring_agreements",
         "marts.price_deviations": "followup_price_deviations",
         "marts.possible_duplicate_invoices": "followup_possible_duplicate_invoices",
+        "marts.possible_duplicate_payees": "followup_possible_duplicate_payees",
     }
     for other, key in keys.items():
         assert has_table(app, key) == (other != mart)

@@ -193,3 +193,29 @@ def test_snapshot_lacking_a_column_names_it(
     assert "`marts.municipality_kpis.shared_loyalty`" in app.error[0].value
     assert "marts.cooperation" not in app.error[0].value
     assert not app.metric
+
+
+def test_the_default_year_is_the_latest_complete_one_and_partial_years_say_so(
+    snapshot_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One member delivered a single month of 2024: the page opens on 2023, and 2024 is
+    marked partial when chosen (marts.data_completeness decides, as for `samkjop run`)."""
+    partial = tmp_path / "snapshot.duckdb"
+    shutil.copy(snapshot_file, partial)
+    with duckdb.connect(str(partial)) as con:
+        con.execute(
+            "update marts.data_completeness set is_complete_year = false, "
+            "complete_member_count = 2 where year = 2024 and municipality_id = 'ALL'"
+        )
+        con.execute("update marts.data_completeness set is_default_year = (year = 2023)")
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(partial))
+
+    app = run(OVERVIEW)
+
+    assert app.selectbox(key="overview_year").value == 2023
+    assert not app.warning
+    app.selectbox(key="overview_year").set_value(2024).run()
+    assert (
+        "2024 is a partial year: 3 of 3 members have spend in it, 2 all 12 months"
+        in app.warning[0].value
+    )

@@ -60,6 +60,22 @@ SPEND_LINES = [
     (TYDAL, "D3", 2, date(2024, 1, 15), S2, True, "PC Norge AS", "120", "100", "EUR", "30213100"),
     # Tydal: EUR with no rate for 2024-02 -> rejected
     (TYDAL, "D3", 3, date(2024, 2, 10), S2, True, "PC Norge AS", "120", "50", "EUR", "30213100"),
+    # Tydal, no organisation numbers: the supplier register (SUPPLIER_REGISTER) finds
+    # Kontor AS (S1, on A1) by its name alias, the card shop (on A1 by its register id)
+    # by Tydal's own vendor number and by a name pattern, and the inter-municipal
+    # company (excluded by its register id) by name
+    (TYDAL, "D3", 4, date(2024, 3, 10), None, False, "KONTORHUSET LTD", "120", "300", "NOK", "3019"),
+    (TYDAL, "D3", 5, date(2024, 2, 3), None, False, "Butikk 77", "120", "70", "NOK", None),
+    (TYDAL, "D3", 6, date(2024, 3, 11), None, False, "KORTSHOP OSLO", "120", "20", "NOK", None),
+    (TYDAL, "D3", 7, date(2024, 3, 12), None, False, "Innherred IKS", "120", "500", "NOK", None),
+]
+LOCAL_SUPPLIER_IDS = {("D3", 5): "V-77"}
+# (supplier_id, supplier_name, org_no, alias_type, alias, municipality_id)
+SUPPLIER_REGISTER = [
+    ("S-KONTOR", "Kontor AS", S1, "name", "Kontorhuset Limited", None),
+    ("S-KORT", "Kortshop", None, "local_id", "V-77", TYDAL),
+    ("S-KORT", "Kortshop", None, "name_pattern", "^kort ?shop", None),
+    ("S-IKS", "Innherred IKS", None, "name", "INNHERRED  IKS", None),
 ]
 # fmt: on
 
@@ -123,6 +139,14 @@ def _seed(path: Path) -> None:
         con.execute(
             f"insert into raw.excluded_suppliers values ('{S_EXCLUDED}', '{S_EXCLUDED}', 'kommune')"
         )
+        con.execute("insert into raw.excluded_suppliers values ('S-IKS', null, 'IKS')")
+        ins(
+            "insert into raw.supplier_register values (?, ?, ?, ?, ?, ?, ?, ?, 'leverandorer.csv', ?)",
+            [
+                (sid, name, org, org, org is not None, kind, alias, member, row)
+                for row, (sid, name, org, kind, alias, member) in enumerate(SUPPLIER_REGISTER, 1)
+            ],
+        )
         con.execute("insert into raw.exchange_rates values ('EUR', '2024-01', 11.5)")
         ins(
             "insert into raw.agreements values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -174,6 +198,7 @@ def _seed(path: Path) -> None:
                 ("A2", S3, S3, True),
                 ("A3", S4, S4, True),
                 ("A3", "NO 123 MVA", None, False),
+                ("A1", "S-KORT", None, False),  # a supplier register id
             ],
         )
         ins(
@@ -211,7 +236,7 @@ def _seed(path: Path) -> None:
                     None,  # seller_item_id
                     None,  # quantity
                     None,  # unit_price
-                    None,  # local_supplier_id
+                    LOCAL_SUPPLIER_IDS.get((d, r)),  # local_supplier_id
                 )
             )
         ins(
@@ -234,7 +259,7 @@ def _seed(path: Path) -> None:
             "'INV-12;2024-13-01;99', ?)",
             [LOADED_AT],
         )
-        counts = {"D1": (10, 1), "D2": (2, 0), "D3": (2, 0)}
+        counts = {"D1": (10, 1), "D2": (2, 0), "D3": (6, 0)}
         for d, m in (("D1", STJ), ("D2", SELBU), ("D3", TYDAL)):
             loaded, rejected = counts[d]
             con.execute(
@@ -273,7 +298,7 @@ def _dbt(args: list[str], warehouse: Path, tmp_path: Path) -> subprocess.Complet
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     tmp_path = tmp_path_factory.mktemp("dbt")
     warehouse = tmp_path / "warehouse.duckdb"
@@ -368,7 +393,7 @@ def test_reconciliation_and_rejections(built: tuple[Path, dict]) -> None:
             " from marts.delivery_reconciliation",
         )
     }
-    assert recon["D3"] == (2, 1, 1, Decimal("1150.0000"))
+    assert recon["D3"] == (6, 5, 1, Decimal("2040.0000"))  # 1150 + 300 + 70 + 20 + 500
     assert recon["D1"][:3] == (11, 10, 1)
     reasons = sorted(r[0] for r in _query(warehouse, "select reason from marts.rejected_rows"))
     assert reasons == ["invalid invoice date: 2024-13-01", "no exchange rate for EUR 2024-02"]
@@ -410,7 +435,8 @@ def test_classification_coverage(built: tuple[Path, dict]) -> None:
     assert rows[SELBU][:5] == tuple(
         Decimal(v) for v in ("490.0000", "0.0000", "90.0000", "400.0000", "0.0000")
     )
-    assert rows["ALL"][5] == pytest.approx((2950 + 490 + 1150) / (3100 + 490 + 1150))
+    # Tydal: the PC (1150) and the register's lines by item code (300) and art (70 + 20)
+    assert rows["ALL"][5] == pytest.approx((2950 + 490 + 1540) / (3100 + 490 + 1540))
 
 
 @pytest.mark.xdist_group("dbt")
@@ -487,10 +513,11 @@ def test_agreement_followup(built: tuple[Path, dict]) -> None:
     # from A2's supplier is covered by A1 but not on it
     assert rows[("A1", STJ)][:2] == (Decimal("1550.0000"), Decimal("800.0000"))
     assert rows[("A1", SELBU)][:2] == (Decimal("400.0000"), Decimal("0.0000"))
-    # ALL adds Tydal's PC (1150): 1950 on-agreement of the estimated 10 000 a year
+    # ALL adds Tydal's PC (1150) and its three lines the supplier register puts on A1
+    # (300 + 70 + 20): 2340 on-agreement of the estimated 10 000 a year
     covered, on_agreement, utilisation, *_ = rows[("A1", "ALL")]
-    assert (covered, on_agreement) == (Decimal("3100.0000"), Decimal("1950.0000"))
-    assert utilisation == pytest.approx(0.195)
+    assert (covered, on_agreement) == (Decimal("3490.0000"), Decimal("2340.0000"))
+    assert utilisation == pytest.approx(0.234)
     assert rows[("A1", STJ)][2] is None  # utilisation is for the whole agreement only
     assert rows[("A3", STJ)][3] == Decimal("18.0000")  # 2.25 % provision on 800
     # as of the last invoice date, 2024-07-01: A1 ended the day before, A2 ends on 31 Dec
@@ -504,3 +531,67 @@ def test_possible_duplicate_invoices(built: tuple[Path, dict]) -> None:
     # every fixture invoice id is delivered once and no two share supplier, amount and week;
     # the pairing rules themselves are pinned by the model's unit tests
     assert _query(warehouse, "select count(*) from marts.possible_duplicate_invoices") == [(0,)]
+
+
+@pytest.mark.xdist_group("dbt")
+def test_supplier_register_identifies_lines_without_a_number(built: tuple[Path, dict]) -> None:
+    warehouse, _ = built
+    rows = dict(
+        _query(
+            warehouse,
+            "select spend_line_id, (supplier_key, supplier_identified_by, is_influenceable,"
+            " is_covered, is_on_agreement, has_supplier_agreement)"
+            " from marts.fct_spend_lines where spend_line_id in"
+            " ('D1-8', 'D3-4', 'D3-5', 'D3-6', 'D3-7')",
+        )
+    )
+    assert rows == {
+        # no number, a name the register does not know: covered, never on-agreement
+        "D1-8": ("name:kontor", None, True, True, False, False),
+        # the register's name alias of Kontor AS: its organisation number, on A1
+        "D3-4": (S1, "name", True, True, True, True),
+        # Tydal's own vendor number, and a name pattern: the card shop A1 names by its id
+        "D3-5": ("register:S-KORT", "local_id", True, True, True, True),
+        "D3-6": ("register:S-KORT", "name_pattern", True, True, True, True),
+        # excluded by its register id: not influenceable
+        "D3-7": ("register:S-IKS", "name", False, False, False, False),
+    }
+    suppliers = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select supplier_key, supplier_name, register_supplier_id, holds_agreement,"
+            " is_excluded_supplier, on_agreement_spend from marts.suppliers",
+        )
+    }
+    assert suppliers["register:S-KORT"] == ("Kortshop", "S-KORT", True, False, Decimal("90.0000"))
+    assert suppliers["register:S-IKS"] == ("Innherred IKS", "S-IKS", False, True, Decimal("0E-4"))
+    assert suppliers[S1][:2] == ("Kontor AS", "S-KONTOR")  # the register's name
+
+
+# Join operators whose cost is the product of their inputs' sizes: a join condition that is
+# not an equality (or an equality hidden behind OR / a filter inside the ON clause) makes
+# DuckDB compare every row with every row. Cross products are allowed (every one in the
+# project joins a small table: the cooperation's single row, the members, a month spine).
+NESTED_LOOPS = ("NESTED_LOOP_JOIN", "BLOCKWISE_NL_JOIN")
+
+
+@pytest.mark.xdist_group("dbt")
+def test_no_model_plans_a_nested_loop_join(built: tuple[Path, dict], tmp_path: Path) -> None:
+    """Cost stays bounded: DuckDB's plan of every model uses hash joins (or range joins
+    over sorted keys), never a nested loop over two inputs that grow with the data."""
+    warehouse, _ = built
+    compiled = warehouse.parent / "dbt_target" / "compiled" / "samkjop" / "models"
+    models = sorted(compiled.rglob("*.sql"))
+    assert len(models) > 40
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        offenders = {
+            model.stem: [op for op in NESTED_LOOPS if op in plan]
+            for model in models
+            for plan in [con.execute("explain " + model.read_text()).fetchall()[0][1]]
+            if any(op in plan for op in NESTED_LOOPS)
+        }
+    finally:
+        con.close()
+    assert offenders == {}

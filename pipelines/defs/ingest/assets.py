@@ -16,11 +16,13 @@ from pipelines.spend_loader import (
     load_spend_file,
     record_rejection,
 )
+from pipelines.supplier_register_loader import load_supplier_register
 from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw_schema
 
 INGEST_GROUP = "ingest"
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time: DuckDB allows one writing process
 SPEND_CONTRACT_CHECK = "spend_contract"
+REJECTION_MESSAGES = "rejection_messages"
 AGREEMENT_TABLES = (
     "agreements",
     "agreement_categories",
@@ -176,8 +178,13 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
             "rejected": statuses.count("rejected"),
             "rows_loaded": sum(r.rows_loaded for r in results),
             "rows_rejected": sum(r.rows_rejected for r in results),
+            "rows_excluded": sum(r.rows_excluded for r in results),
             "rejected_deliveries": dg.MetadataValue.md(
                 "\n".join(f"- {r.message}" for r in results if r.status == "rejected") or "none"
+            ),
+            # for `samkjop run`'s summary: a rejection of a file loaded before is not recorded
+            REJECTION_MESSAGES: dg.MetadataValue.json(
+                [r.message for r in results if r.status == "rejected"]
             ),
         }
         for table in DELIVERY_TABLES:
@@ -188,20 +195,30 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
         name="agreement_register",
         specs=_specs(
             AGREEMENT_TABLES,
-            "the cooperation's register of framework agreements "
-            "and their price lists (price_lists: in cooperation.yml)",
+            "the cooperation's register of framework agreements, their price lists "
+            "(price_lists: in cooperation.yml) and the supplier register (supplier_registers:)",
         ),
         pool=WAREHOUSE_POOL,
     )
     def agreement_register(context: dg.AssetExecutionContext):
         with connect(cooperation.warehouse) as con:
             create_raw_schema(con)
+            # the supplier register first: agreements may name its supplier_ids, and price
+            # lists are checked against the agreements' suppliers
+            register_rows = load_supplier_register(con, cooperation)
             tables = load_agreements(con, cooperation)
             price_rows = load_price_lists(con, cooperation)  # checked against the register
         for problem in tables.invalid_supplier_numbers:
             context.log.warning(
-                f"agreement supplier with an invalid organisation number: "
-                f"{problem} (it can never match a spend line)"
+                "agreement supplier that is neither a valid organisation number nor a "
+                f"supplier_id of the supplier register: {problem} (it can never match a "
+                "spend line)"
+            )
+        if tables.without_suppliers:
+            context.log.warning(
+                f"{len(tables.without_suppliers)} agreements name no supplier yet: "
+                f"{', '.join(tables.without_suppliers)} (lines they cover can never be "
+                "on-agreement until the register names their suppliers)"
             )
         counts = {
             "agreements": len(tables.agreements),
@@ -209,6 +226,7 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
             "agreement_suppliers": len(tables.suppliers),
             "agreement_participants": len(tables.participants),
             "price_list": price_rows,
+            "supplier_register": register_rows,
         }
         for table in AGREEMENT_TABLES:
             yield dg.MaterializeResult(
@@ -216,6 +234,7 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
                 metadata={
                     "rows": counts[table],
                     "invalid_supplier_numbers": len(tables.invalid_supplier_numbers),
+                    "agreements_without_suppliers": len(tables.without_suppliers),
                 },
             )
 

@@ -2,33 +2,71 @@
 -- has an exchange rate: one narrow row per line (fct_spend_lines joins it back
 -- to the line's other columns; 5 million wide rows are written only once).
 --
+-- Every line gets its supplier identity here, once (int_supplier_identities,
+-- BRIEF §4 rule 5: organisation number, else the supplier register), and every
+-- later model reads it from this model or fct_spend_lines.
 -- Rule 1: influenceable = the line's KOSTRA art is in the influenceable set
--- (kostra_arts.is_influenceable) and its supplier is not excluded. A line whose
--- art is NULL or not in kostra_arts is unknown and not influenceable.
+-- (kostra_arts.is_influenceable) and its supplier is not excluded (the exclusion
+-- list names an organisation number or a supplier register id). A line whose art
+-- is NULL or not in kostra_arts is unknown and not influenceable.
 -- Rule 2: an influenceable line gets exactly one category, by the first rule that
--- matches: (a) item code, longest matching prefix; (b) supplier organisation
--- number; (c) art; (d) 'unclassified'. Non-influenceable lines get no category.
+-- matches: (a) item code, longest matching prefix; (b) supplier (organisation
+-- number or register id); (c) art; (d) 'unclassified'. Non-influenceable lines
+-- get no category. A line whose supplier is not identified is never excluded by
+-- supplier nor classified by a supplier rule.
 
 with
+
+converted_lines as (
+
+    select * from {{ ref('int_spend_lines_converted') }}
+
+    where has_exchange_rate
+
+),
+
+supplier_identities as (
+
+    select * from {{ ref('int_supplier_identities') }}
+
+),
 
 spend_lines as (
 
     select
-        spend_line_id,
-        municipality_id,
-        invoice_date,
-        supplier_org_no,
-        is_supplier_org_no_valid,
-        art,
-        item_code,
-        -- only a validated number can match an exclusion or a supplier rule
+        converted_lines.spend_line_id,
+        converted_lines.municipality_id,
+        converted_lines.invoice_date,
+        converted_lines.supplier_org_no,
+        converted_lines.is_supplier_org_no_valid,
+        converted_lines.art,
+        converted_lines.item_code,
+        supplier_identities.supplier_key,
+        supplier_identities.is_supplier_identified,
+        supplier_identities.supplier_identified_by,
+        supplier_identities.identified_org_no,
+        supplier_identities.register_supplier_id,
+        -- only an identified supplier can match an exclusion or a supplier rule
         case
-            when is_supplier_org_no_valid then supplier_org_no
-        end as valid_supplier_org_no
+            when supplier_identities.is_supplier_identified then supplier_identities.supplier_key
+        end as identified_supplier_key
 
-    from {{ ref('int_spend_lines_converted') }}
+    from converted_lines
 
-    where has_exchange_rate
+    inner join supplier_identities
+        on
+            converted_lines.municipality_id = supplier_identities.municipality_id
+            and {{ null_safe_equal(
+                "case when converted_lines.is_supplier_org_no_valid"
+                ~ " then converted_lines.supplier_org_no end",
+                'supplier_identities.valid_org_no',
+            ) }}
+            and {{ null_safe_equal(
+                'converted_lines.local_supplier_id', 'supplier_identities.local_supplier_id'
+            ) }}
+            and {{ null_safe_equal(
+                'converted_lines.supplier_name', 'supplier_identities.supplier_name'
+            ) }}
 
 ),
 
@@ -38,13 +76,15 @@ kostra_arts as (
 
 ),
 
+supplier_references as (
+
+    select * from {{ ref('int_supplier_references') }}
+
+),
+
 excluded_suppliers as (
 
-    select distinct supplier_org_no
-
-    from {{ ref('stg_raw__excluded_suppliers') }}
-
-    where supplier_org_no is not null
+    select * from {{ ref('int_excluded_suppliers') }}
 
 ),
 
@@ -60,9 +100,9 @@ flagged as (
         spend_lines.*,
         {{ normalize_item_code('spend_lines.item_code') }} as item_code_normalized,
         kostra_arts.art is not null as is_art_known,
-        excluded_suppliers.supplier_org_no is not null as is_excluded_supplier,
+        excluded_suppliers.supplier_key is not null as is_excluded_supplier,
         coalesce(kostra_arts.is_influenceable, false)
-        and excluded_suppliers.supplier_org_no is null as is_influenceable
+        and excluded_suppliers.supplier_key is null as is_influenceable
 
     from spend_lines
 
@@ -70,7 +110,7 @@ flagged as (
         on spend_lines.art = kostra_arts.art
 
     left join excluded_suppliers
-        on spend_lines.valid_supplier_org_no = excluded_suppliers.supplier_org_no
+        on spend_lines.identified_supplier_key = excluded_suppliers.supplier_key
 
 ),
 
@@ -182,15 +222,41 @@ ranked_equality_rules as (
 
 ),
 
+-- a supplier rule names an organisation number or a supplier register id; should
+-- two rules name one supplier, the lowest category_id wins
+ranked_supplier_rules as (
+
+    select
+        ranked_equality_rules.rule_pattern,
+        ranked_equality_rules.category_id,
+        supplier_references.supplier_key,
+        row_number() over (
+            partition by supplier_references.supplier_key
+            order by ranked_equality_rules.category_id, ranked_equality_rules.rule_pattern
+        ) as supplier_rank
+
+    from ranked_equality_rules
+
+    inner join supplier_references
+        on ranked_equality_rules.rule_pattern = supplier_references.supplier_reference
+
+    where
+        ranked_equality_rules.rule_type = 'supplier'
+        and ranked_equality_rules.rule_rank = 1
+        and supplier_references.supplier_key is not null
+
+),
+
 supplier_rules as (
 
     select
         rule_pattern,
-        category_id
+        category_id,
+        supplier_key
 
-    from ranked_equality_rules
+    from ranked_supplier_rules
 
-    where rule_type = 'supplier' and rule_rank = 1
+    where supplier_rank = 1
 
 ),
 
@@ -214,6 +280,11 @@ classified as (
         flagged.invoice_date,
         flagged.supplier_org_no,
         flagged.is_supplier_org_no_valid,
+        flagged.supplier_key,
+        flagged.is_supplier_identified,
+        flagged.supplier_identified_by,
+        flagged.identified_org_no,
+        flagged.register_supplier_id,
         flagged.art,
         flagged.item_code_normalized,
         flagged.is_art_known,
@@ -252,7 +323,7 @@ classified as (
         on flagged.item_code_normalized = item_code_winners.item_code_normalized
 
     left join supplier_rules
-        on flagged.valid_supplier_org_no = supplier_rules.rule_pattern
+        on flagged.identified_supplier_key = supplier_rules.supplier_key
 
     left join art_rules
         on flagged.art = art_rules.rule_pattern

@@ -3,21 +3,32 @@
 -- currency takes the rate of its invoice month. A line with no rate keeps a NULL
 -- rate and a rejection reason: fct_spend_lines leaves it out, rejected_rows
 -- reports it. Lines of a delivery that a corrected delivery replaced are left out.
--- supplier_key: the validated organisation number, or 'name:' and the normalised
--- name where the line has none (BRIEF §4 rule 9; the key of `suppliers`).
+-- (The line's supplier identity is int_supplier_identities'.)
 
 with
 
 replaced_deliveries as (
 
-    select delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+    select distinct delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+
+),
+
+loaded_lines as (
+
+    select * from {{ ref('stg_raw__spend_lines') }}
 
 ),
 
 spend_lines as (
 
-    select * from {{ ref('stg_raw__spend_lines') }}
-    where delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
+    select loaded_lines.*
+
+    from loaded_lines
+
+    left join replaced_deliveries
+        on loaded_lines.delivery_id = replaced_deliveries.delivery_id
+
+    where replaced_deliveries.delivery_id is null
 
 ),
 
@@ -50,11 +61,9 @@ rated as (
     select
         dated.*,
         cooperations.currency as cooperation_currency,
-        case
-            when dated.currency = cooperations.currency
-                then cast(1 as decimal(18, 8))
-            else exchange_rates.rate_to_base
-        end as exchange_rate
+        {{ rate_to_cooperation_currency(
+            'dated.currency', 'cooperations.currency', 'exchange_rates.rate_to_base'
+        ) }} as exchange_rate
 
     from dated
 
@@ -85,9 +94,6 @@ final as (
                 ) as decimal(18, 4)
             )
         end as amount,
-        {{ supplier_key(
-            'rated.supplier_org_no', 'rated.is_supplier_org_no_valid', 'rated.supplier_name'
-        ) }} as supplier_key,
         rated.exchange_rate is not null as has_exchange_rate,
         case
             when rated.exchange_rate is null

@@ -1,27 +1,31 @@
--- Rules 3-6 and 10: which agreements are active for each spend line.
+-- Rules 4-6 and 10 per spend line, from the active agreements of rule 3
+-- (int_spend_line_agreements, computed once there).
 --
--- Rule 3: agreement A is active for line L when L's category is among A's
---   categories, L's municipality participates in A ('*' = all members) and
---   A.valid_from <= L.invoice_date <= A.valid_to (both ends inclusive).
 -- Rule 4: covered = at least one active agreement.
--- Rule 5: on-agreement = covered and the line's validated organisation number
---   is a supplier of at least one active agreement (no valid number: never).
+-- Rule 5: on-agreement = covered and the line's identified supplier is a supplier
+--   of at least one active agreement (not identified: never).
 -- Rule 6: the same per scope (national, cooperation, local); scopes are
 --   independent, so a line can be covered in several at once.
--- Rule 10: has_supplier_agreement = the supplier holds any agreement that the
---   municipality participates in and that is valid on the invoice date,
---   whatever its categories.
+-- Rule 10: has_supplier_agreement = the line's identified supplier holds any
+--   agreement that the municipality participates in and that is valid on the
+--   invoice date, whatever its categories.
 --
--- One narrow row per line (fct_spend_lines joins it to the line's columns).
--- Matching is done with equality joins on (category, municipality) and
--- (municipality, supplier) plus the date range, then aggregated to one row per
--- line; lines without any match get false.
+-- One narrow row per line (fct_spend_lines joins it to the line's columns). The
+-- flags are aggregated per match key (municipality, category, supplier, invoice
+-- date) and joined back to the lines on equality; lines without any match get
+-- false.
 
 with
 
 spend_lines as (
 
     select * from {{ ref('int_spend_lines_classified') }}
+
+),
+
+line_agreements as (
+
+    select * from {{ ref('int_spend_line_agreements') }}
 
 ),
 
@@ -34,13 +38,32 @@ agreement_terms as (
 
 agreement_suppliers as (
 
-    select distinct
-        agreement_id,
-        supplier_org_no
+    select * from {{ ref('int_agreement_suppliers') }}
 
-    from {{ ref('stg_raw__agreement_suppliers') }}
+),
 
-    where is_supplier_org_no_valid and supplier_org_no is not null
+coverage as (
+
+    select
+        municipality_id,
+        category_id,
+        supplier_key,
+        invoice_date,
+        {{ dbt.bool_or('is_supplier_on_agreement') }} as is_on_agreement,
+        {% for scope in ['national', 'cooperation', 'local'] -%}
+        {{ dbt.bool_or("scope = '" ~ scope ~ "'") }} as is_covered_{{ scope }},
+        {{ dbt.bool_or("scope = '" ~ scope ~ "' and is_supplier_on_agreement") }}
+            as is_on_agreement_{{ scope }},
+        {% endfor -%}
+        count(distinct agreement_id) as active_agreement_count
+
+    from line_agreements
+
+    group by
+        municipality_id,
+        category_id,
+        supplier_key,
+        invoice_date
 
 ),
 
@@ -53,7 +76,7 @@ agreement_supplier_terms as (
         agreement_terms.agreement_id,
         agreement_terms.valid_from,
         agreement_terms.valid_to,
-        agreement_suppliers.supplier_org_no,
+        agreement_suppliers.supplier_key,
         agreement_terms.municipality_id
 
     from agreement_terms
@@ -63,75 +86,34 @@ agreement_supplier_terms as (
 
 ),
 
-matchable_lines as (
+supplier_days as (
 
-    select
-        spend_line_id,
+    select distinct
         municipality_id,
-        invoice_date,
-        category_id,
-        case
-            when is_supplier_org_no_valid then supplier_org_no
-        end as supplier_org_no
+        supplier_key,
+        invoice_date
 
     from spend_lines
 
-),
-
-active_agreements as (
-
-    select
-        matchable_lines.spend_line_id,
-        agreement_terms.agreement_id,
-        agreement_terms.scope,
-        agreement_suppliers.agreement_id is not null as is_supplier_on_agreement
-
-    from matchable_lines
-
-    inner join agreement_terms
-        on
-            matchable_lines.category_id = agreement_terms.category_id
-            and matchable_lines.municipality_id = agreement_terms.municipality_id
-            and matchable_lines.invoice_date >= agreement_terms.valid_from
-            and matchable_lines.invoice_date <= agreement_terms.valid_to
-
-    left join agreement_suppliers
-        on
-            agreement_terms.agreement_id = agreement_suppliers.agreement_id
-            and matchable_lines.supplier_org_no = agreement_suppliers.supplier_org_no
-
-),
-
-coverage as (
-
-    select
-        spend_line_id,
-        {{ dbt.bool_or('is_supplier_on_agreement') }} as is_on_agreement,
-        {% for scope in ['national', 'cooperation', 'local'] -%}
-        {{ dbt.bool_or("scope = '" ~ scope ~ "'") }} as is_covered_{{ scope }},
-        {{ dbt.bool_or("scope = '" ~ scope ~ "' and is_supplier_on_agreement") }}
-            as is_on_agreement_{{ scope }},
-        {% endfor -%}
-        count(distinct agreement_id) as active_agreement_count
-
-    from active_agreements
-
-    group by spend_line_id
+    where is_supplier_identified
 
 ),
 
 supplier_agreements as (
 
-    select distinct matchable_lines.spend_line_id
+    select distinct
+        supplier_days.municipality_id,
+        supplier_days.supplier_key,
+        supplier_days.invoice_date
 
-    from matchable_lines
+    from supplier_days
 
     inner join agreement_supplier_terms
         on
-            matchable_lines.supplier_org_no = agreement_supplier_terms.supplier_org_no
-            and matchable_lines.municipality_id = agreement_supplier_terms.municipality_id
-            and matchable_lines.invoice_date >= agreement_supplier_terms.valid_from
-            and matchable_lines.invoice_date <= agreement_supplier_terms.valid_to
+            supplier_days.supplier_key = agreement_supplier_terms.supplier_key
+            and supplier_days.municipality_id = agreement_supplier_terms.municipality_id
+            and supplier_days.invoice_date >= agreement_supplier_terms.valid_from
+            and supplier_days.invoice_date <= agreement_supplier_terms.valid_to
 
 ),
 
@@ -139,7 +121,7 @@ final as (
 
     select
         spend_lines.spend_line_id,
-        coverage.spend_line_id is not null as is_covered,
+        coverage.municipality_id is not null as is_covered,
         coalesce(coverage.is_on_agreement, false) as is_on_agreement,
         {% for scope in ['national', 'cooperation', 'local'] -%}
         coalesce(coverage.is_covered_{{ scope }}, false) as is_covered_{{ scope }},
@@ -147,15 +129,22 @@ final as (
             as is_on_agreement_{{ scope }},
         {% endfor -%}
         coalesce(coverage.active_agreement_count, 0) as active_agreement_count,
-        supplier_agreements.spend_line_id is not null as has_supplier_agreement
+        -- a supplier_key that is not identified ('name:...') matches none of
+        -- supplier_agreements' keys; the flag states it, outside the join condition
+        -- (inside it, DuckDB plans a nested-loop join)
+        spend_lines.is_supplier_identified
+        and supplier_agreements.municipality_id is not null as has_supplier_agreement
 
     from spend_lines
 
     left join coverage
-        on spend_lines.spend_line_id = coverage.spend_line_id
+        on {{ same_match_key('spend_lines', 'coverage') }}
 
     left join supplier_agreements
-        on spend_lines.spend_line_id = supplier_agreements.spend_line_id
+        on
+            spend_lines.municipality_id = supplier_agreements.municipality_id
+            and spend_lines.supplier_key = supplier_agreements.supplier_key
+            and spend_lines.invoice_date = supplier_agreements.invoice_date
 
 )
 

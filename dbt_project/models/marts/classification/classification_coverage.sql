@@ -7,6 +7,18 @@
 -- (rule 7). Credit notes count as they are.
 
 {%- set rule_types = ['item_code', 'supplier', 'art', 'unclassified'] %}
+{%- set measures = [
+    'influenceable_spend',
+    'item_code_spend',
+    'supplier_spend',
+    'art_spend',
+    'unclassified_spend',
+    'item_code_line_count',
+    'supplier_line_count',
+    'art_line_count',
+    'unclassified_line_count',
+    'influenceable_line_count',
+] %}
 
 with
 
@@ -58,33 +70,9 @@ by_municipality as (
 
 ),
 
-by_cooperation as (
-
-    select
-        'ALL' as municipality_id,
-        year,
-        sum(influenceable_spend) as influenceable_spend,
-        {% for rule_type in rule_types -%}
-        sum({{ rule_type }}_spend) as {{ rule_type }}_spend,
-        {% endfor -%}
-        {% for rule_type in rule_types -%}
-        sum({{ rule_type }}_line_count) as {{ rule_type }}_line_count,
-        {% endfor -%}
-        sum(influenceable_line_count) as influenceable_line_count
-
-    from by_municipality
-
-    group by year
-
-),
-
 unioned as (
 
-    select * from by_municipality
-
-    union all
-
-    select * from by_cooperation
+    {{ with_cooperation_rollup('by_municipality', ['year'], measures) }}
 
 ),
 
@@ -92,10 +80,11 @@ final as (
 
     select
         unioned.municipality_id,
-        coalesce(
-            municipalities.municipality_name,
-            case when unioned.municipality_id = 'ALL' then cooperations.cooperation_name end
-        ) as municipality_name,
+        {{ member_or_cooperation_name(
+            'unioned.municipality_id',
+            'municipalities.municipality_name',
+            'cooperations.cooperation_name',
+        ) }} as municipality_name,
         unioned.year,
         cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
         cast(

@@ -86,10 +86,11 @@ final as (
 
     select
         category_spend.municipality_id,
-        coalesce(
-            municipalities.municipality_name,
-            case when category_spend.municipality_id = 'ALL' then cooperations.cooperation_name end
-        ) as municipality_name,
+        {{ member_or_cooperation_name(
+            'category_spend.municipality_id',
+            'municipalities.municipality_name',
+            'cooperations.cooperation_name',
+        ) }} as municipality_name,
         category_spend.year,
         category_spend.category_id,
         category_factors.category_name,

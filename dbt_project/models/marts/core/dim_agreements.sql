@@ -25,6 +25,13 @@ agreement_suppliers as (
 
 ),
 
+-- the suppliers the entries stand for: a valid number or a registered supplier_id
+identified_suppliers as (
+
+    select * from {{ ref('int_agreement_suppliers') }}
+
+),
+
 agreement_participants as (
 
     select * from {{ ref('int_agreement_participants_expanded') }}
@@ -49,7 +56,6 @@ supplier_lists as (
     select
         agreement_id,
         count(distinct coalesce(supplier_org_no, supplier_org_no_raw)) as supplier_count,
-        count(distinct supplier_org_no) as valid_supplier_count,
         {{ dbt.listagg(
             'distinct coalesce(supplier_org_no, supplier_org_no_raw)',
             "', '",
@@ -57,6 +63,18 @@ supplier_lists as (
         ) }} as supplier_org_nos
 
     from agreement_suppliers
+
+    group by agreement_id
+
+),
+
+identified_counts as (
+
+    select
+        agreement_id,
+        count(distinct supplier_key) as valid_supplier_count
+
+    from identified_suppliers
 
     group by agreement_id
 
@@ -90,7 +108,7 @@ final as (
         coalesce(category_lists.category_count, 0) as category_count,
         supplier_lists.supplier_org_nos,
         coalesce(supplier_lists.supplier_count, 0) as supplier_count,
-        coalesce(supplier_lists.valid_supplier_count, 0) as valid_supplier_count,
+        coalesce(identified_counts.valid_supplier_count, 0) as valid_supplier_count,
         participant_lists.municipality_ids,
         coalesce(participant_lists.participant_count, 0) as participant_count,
         coalesce(participant_lists.is_all_members, false) as is_all_members,
@@ -104,6 +122,9 @@ final as (
 
     left join supplier_lists
         on agreements.agreement_id = supplier_lists.agreement_id
+
+    left join identified_counts
+        on agreements.agreement_id = identified_counts.agreement_id
 
     left join participant_lists
         on agreements.agreement_id = participant_lists.agreement_id

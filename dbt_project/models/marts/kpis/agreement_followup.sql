@@ -3,12 +3,13 @@
 -- participants).
 --
 -- A line is covered by this agreement when the agreement is active for it
--- (rule 3, int_agreement_terms: the line's category is one of the agreement's,
--- the line's member participates, valid_from <= invoice_date <= valid_to), and
--- on this agreement when, in addition, its validated organisation number is one
--- of the agreement's suppliers. A line can be covered by and on several
--- agreements at once: it counts in full on each of them (so the agreements'
--- amounts do not add up to the members' on_agreement_spend);
+-- (rule 3, int_spend_line_agreements: the line's category is one of the
+-- agreement's, the line's member participates, valid_from <= invoice_date <=
+-- valid_to), and on this agreement when, in addition, its identified supplier
+-- (organisation number or supplier register) is one of the agreement's suppliers.
+-- A line can be covered by and on several agreements at once: it counts in full
+-- on each of them (so the agreements' amounts do not add up to the members'
+-- on_agreement_spend);
 -- on_agreement_spend_also_on_other_agreements shows how much of it that is.
 --
 -- utilisation = on_agreement_spend / estimated_annual_volume (whole agreement,
@@ -36,6 +37,13 @@ spend_lines as (
 
 ),
 
+-- the agreements active for the lines (rule 3), per match key
+line_agreements as (
+
+    select * from {{ ref('int_spend_line_agreements') }}
+
+),
+
 agreement_terms as (
 
     select * from {{ ref('int_agreement_terms') }}
@@ -45,18 +53,6 @@ agreement_terms as (
 agreements as (
 
     select * from {{ ref('stg_raw__agreements') }}
-
-),
-
-agreement_suppliers as (
-
-    select distinct
-        agreement_id,
-        supplier_org_no
-
-    from {{ ref('stg_raw__agreement_suppliers') }}
-
-    where is_supplier_org_no_valid and supplier_org_no is not null
 
 ),
 
@@ -84,16 +80,14 @@ as_of_bounds as (
 
 ),
 
--- lines that can match (influenceable: they have a category), summed per what
--- matching depends on
+-- lines that can match (influenceable: they have a category), summed per match
+-- key (what matching depends on)
 line_groups as (
 
     select
         municipality_id,
         category_id,
-        case
-            when is_supplier_org_no_valid then supplier_org_no
-        end as supplier_org_no,
+        supplier_key,
         invoice_date,
         year,
         sum(amount) as amount
@@ -105,9 +99,7 @@ line_groups as (
     group by
         municipality_id,
         category_id,
-        case
-            when is_supplier_org_no_valid then supplier_org_no
-        end,
+        supplier_key,
         invoice_date,
         year
 
@@ -117,28 +109,19 @@ line_groups as (
 covered_lines as (
 
     select
-        agreement_terms.agreement_id,
+        line_agreements.agreement_id,
         line_groups.municipality_id,
         line_groups.category_id,
-        line_groups.supplier_org_no,
+        line_groups.supplier_key,
         line_groups.invoice_date,
         line_groups.year,
         line_groups.amount,
-        agreement_suppliers.agreement_id is not null as is_on_this_agreement
+        line_agreements.is_supplier_on_agreement as is_on_this_agreement
 
     from line_groups
 
-    inner join agreement_terms
-        on
-            line_groups.category_id = agreement_terms.category_id
-            and line_groups.municipality_id = agreement_terms.municipality_id
-            and line_groups.invoice_date >= agreement_terms.valid_from
-            and line_groups.invoice_date <= agreement_terms.valid_to
-
-    left join agreement_suppliers
-        on
-            agreement_terms.agreement_id = agreement_suppliers.agreement_id
-            and line_groups.supplier_org_no = agreement_suppliers.supplier_org_no
+    inner join line_agreements
+        on {{ same_match_key('line_groups', 'line_agreements') }}
 
 ),
 
@@ -147,7 +130,7 @@ counted_lines as (
     select
         *,
         sum(case when is_on_this_agreement then 1 else 0 end) over (
-            partition by municipality_id, category_id, supplier_org_no, invoice_date
+            partition by municipality_id, category_id, supplier_key, invoice_date
         ) as on_agreement_count
 
     from covered_lines
@@ -273,34 +256,20 @@ member_rows as (
 
 ),
 
-all_rows as (
-
-    select
-        agreement_id,
-        'ALL' as municipality_id,
-        year,
-        sum(covered_spend) as covered_spend,
-        sum(on_agreement_spend) as on_agreement_spend,
-        sum(on_agreement_spend_also_on_other_agreements)
-            as on_agreement_spend_also_on_other_agreements,
-        sum(trailing_12m_covered_spend) as trailing_12m_covered_spend,
-        sum(trailing_12m_on_agreement_spend) as trailing_12m_on_agreement_spend
-
-    from member_rows
-
-    group by
-        agreement_id,
-        year
-
-),
-
+-- the agreement as a whole ('ALL'): its participants' amounts added up (rule 8)
 followup_rows as (
 
-    select * from member_rows
-
-    union all
-
-    select * from all_rows
+    {{ with_cooperation_rollup(
+        'member_rows',
+        ['agreement_id', 'year'],
+        [
+            'covered_spend',
+            'on_agreement_spend',
+            'on_agreement_spend_also_on_other_agreements',
+            'trailing_12m_covered_spend',
+            'trailing_12m_on_agreement_spend',
+        ],
+    ) }}
 
 ),
 
@@ -316,9 +285,9 @@ final as (
         agreements.valid_to,
         cast(followup_rows.covered_spend as decimal(18, 4)) as covered_spend,
         cast(followup_rows.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
-        cast(
-            followup_rows.covered_spend - followup_rows.on_agreement_spend as decimal(18, 4)
-        ) as off_agreement_spend,
+        {{ off_agreement_spend(
+            'followup_rows.covered_spend', 'followup_rows.on_agreement_spend'
+        ) }} as off_agreement_spend,
         {{ safe_ratio('followup_rows.on_agreement_spend', 'followup_rows.covered_spend') }}
             as loyalty,
         cast(followup_rows.on_agreement_spend_also_on_other_agreements as decimal(18, 4))

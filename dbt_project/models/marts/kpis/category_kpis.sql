@@ -38,50 +38,13 @@ by_municipality as (
 
 ),
 
-by_cooperation as (
-
-    select
-        'ALL' as municipality_id,
-        year,
-        category_id,
-        sum(influenceable_spend) as influenceable_spend,
-        sum(covered_spend) as covered_spend,
-        sum(on_agreement_spend) as on_agreement_spend,
-        sum(spend_line_count) as spend_line_count
-
-    from by_municipality
-
-    group by
-        year,
-        category_id
-
-),
-
 unioned as (
 
-    select
-        municipality_id,
-        year,
-        category_id,
-        influenceable_spend,
-        covered_spend,
-        on_agreement_spend,
-        spend_line_count
-
-    from by_municipality
-
-    union all
-
-    select
-        municipality_id,
-        year,
-        category_id,
-        influenceable_spend,
-        covered_spend,
-        on_agreement_spend,
-        spend_line_count
-
-    from by_cooperation
+    {{ with_cooperation_rollup(
+        'by_municipality',
+        ['year', 'category_id'],
+        ['influenceable_spend', 'covered_spend', 'on_agreement_spend', 'spend_line_count'],
+    ) }}
 
 ),
 
@@ -96,9 +59,9 @@ final as (
         cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
         cast(unioned.covered_spend as decimal(18, 4)) as covered_spend,
         cast(unioned.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
-        cast(
-            unioned.covered_spend - unioned.on_agreement_spend as decimal(18, 4)
-        ) as off_agreement_spend,
+        {{ off_agreement_spend(
+            'unioned.covered_spend', 'unioned.on_agreement_spend'
+        ) }} as off_agreement_spend,
         {{ safe_ratio('unioned.covered_spend', 'unioned.influenceable_spend') }} as coverage,
         {{ safe_ratio('unioned.on_agreement_spend', 'unioned.covered_spend') }} as loyalty,
         cast(unioned.spend_line_count as bigint) as spend_line_count

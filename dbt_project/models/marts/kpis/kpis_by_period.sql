@@ -79,45 +79,12 @@ monthly as (
 
 ),
 
-cooperation_monthly as (
-
-    select
-        'ALL' as municipality_id,
-        month_start,
-        {% for measure in spend_measures -%}
-        sum({{ measure }}) as {{ measure }},
-        {% endfor -%}
-        sum(spend_line_count) as spend_line_count
-
-    from monthly
-
-    group by month_start
-
-),
-
+-- the members' months and the cooperation's ('ALL'): summed amounts (rule 8)
 monthly_with_cooperation as (
 
-    select
-        municipality_id,
-        month_start,
-        {% for measure in spend_measures -%}
-        {{ measure }},
-        {% endfor -%}
-        spend_line_count
-
-    from monthly
-
-    union all
-
-    select
-        municipality_id,
-        month_start,
-        {% for measure in spend_measures -%}
-        {{ measure }},
-        {% endfor -%}
-        spend_line_count
-
-    from cooperation_monthly
+    {{ with_cooperation_rollup(
+        'monthly', ['month_start'], spend_measures + ['spend_line_count']
+    ) }}
 
 ),
 
@@ -139,14 +106,17 @@ months as (
 
 ),
 
+-- quarters and years add up the months' amounts; months are as they are
 periods as (
 
+    {% for period_type in ['year', 'quarter'] -%}
     select
         municipality_id,
-        'year' as period_type,
-        year_start as period_start,
+        '{{ period_type }}' as period_type,
+        {{ period_type }}_start as period_start,
         year,
-        cast(null as integer) as quarter,
+        {{ 'cast(quarter as integer)' if period_type == 'quarter' else 'cast(null as integer)' }}
+            as quarter,
         cast(null as integer) as month,
         {% for measure in spend_measures -%}
         sum({{ measure }}) as {{ measure }},
@@ -157,33 +127,12 @@ periods as (
 
     group by
         municipality_id,
-        year_start,
-        year
+        {{ period_type }}_start,
+        year{{ ', quarter' if period_type == 'quarter' }}
 
     union all
 
-    select
-        municipality_id,
-        'quarter' as period_type,
-        quarter_start as period_start,
-        year,
-        quarter,
-        cast(null as integer) as month,
-        {% for measure in spend_measures -%}
-        sum({{ measure }}) as {{ measure }},
-        {% endfor -%}
-        sum(spend_line_count) as spend_line_count
-
-    from months
-
-    group by
-        municipality_id,
-        quarter_start,
-        year,
-        quarter
-
-    union all
-
+    {% endfor -%}
     select
         municipality_id,
         'month' as period_type,
@@ -204,10 +153,11 @@ final as (
 
     select
         periods.municipality_id,
-        coalesce(
-            municipalities.municipality_name,
-            case when periods.municipality_id = 'ALL' then cooperations.cooperation_name end
-        ) as municipality_name,
+        {{ member_or_cooperation_name(
+            'periods.municipality_id',
+            'municipalities.municipality_name',
+            'cooperations.cooperation_name',
+        ) }} as municipality_name,
         periods.period_type,
         periods.period_start,
         periods.year,
@@ -216,9 +166,9 @@ final as (
         {% for measure in spend_measures[:5] -%}
         cast(periods.{{ measure }} as decimal(18, 4)) as {{ measure }},
         {% endfor -%}
-        cast(
-            periods.covered_spend - periods.on_agreement_spend as decimal(18, 4)
-        ) as off_agreement_spend,
+        {{ off_agreement_spend(
+            'periods.covered_spend', 'periods.on_agreement_spend'
+        ) }} as off_agreement_spend,
         {{ safe_ratio('periods.covered_spend', 'periods.influenceable_spend') }} as coverage,
         {{ safe_ratio('periods.on_agreement_spend', 'periods.covered_spend') }} as loyalty,
         {% for prefix in ['national', 'shared', 'local'] -%}

@@ -1,8 +1,9 @@
 -- Purchases outside agreements ("kjøp utenfor avtale"), per municipality (and
 -- 'ALL'), year and supplier: the covered spend that is not on-agreement
--- (rule 5). A supplier is its supplier_key (the validated organisation number,
--- or 'name:' and the normalised name when it has none), shown with the name of
--- int_supplier_names. Only rows with off_agreement_spend <> 0.
+-- (rule 5). A supplier is its supplier_key (its identity: organisation number or
+-- supplier register, int_supplier_identities; else 'name:' and the normalised
+-- name), shown with the name of int_supplier_names. Only rows with
+-- off_agreement_spend <> 0.
 
 with
 
@@ -26,7 +27,7 @@ by_municipality as (
         municipality_id,
         year,
         supplier_key,
-        max(case when is_supplier_org_no_valid then supplier_org_no end) as supplier_org_no,
+        max(identified_org_no) as supplier_org_no,
         sum(case when not is_on_agreement then amount else 0 end) as off_agreement_spend,
         sum(amount) as covered_spend,
         count(case when not is_on_agreement then 1 end) as line_count
@@ -40,32 +41,14 @@ by_municipality as (
 
 ),
 
-by_cooperation as (
-
-    select
-        'ALL' as municipality_id,
-        year,
-        supplier_key,
-        max(supplier_org_no) as supplier_org_no,
-        sum(off_agreement_spend) as off_agreement_spend,
-        sum(covered_spend) as covered_spend,
-        sum(line_count) as line_count
-
-    from by_municipality
-
-    group by
-        year,
-        supplier_key
-
-),
-
 supplier_totals as (
 
-    select * from by_municipality
-
-    union all
-
-    select * from by_cooperation
+    {{ with_cooperation_rollup(
+        'by_municipality',
+        ['year', 'supplier_key'],
+        ['supplier_org_no', 'off_agreement_spend', 'covered_spend', 'line_count'],
+        {'supplier_org_no': 'max(supplier_org_no)'},
+    ) }}
 
 ),
 

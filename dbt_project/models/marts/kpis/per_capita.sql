@@ -37,7 +37,7 @@ member_populations as (
 
 ),
 
-populations as (
+member_counts as (
 
     select
         municipality_id,
@@ -47,17 +47,17 @@ populations as (
 
     from member_populations
 
-    union all
+),
 
-    select
-        'ALL' as municipality_id,
-        year,
-        case when count(population) = count(*) then sum(population) end as population,
-        count(*) as municipality_count
+-- 'ALL': the summed population, known only when every member's is
+populations as (
 
-    from member_populations
-
-    group by year
+    {{ with_cooperation_rollup(
+        'member_counts',
+        ['year'],
+        ['population', 'municipality_count'],
+        {'population': 'case when count(population) = count(*) then sum(population) end'},
+    ) }}
 
 ),
 

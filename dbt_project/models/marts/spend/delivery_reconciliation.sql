@@ -1,8 +1,10 @@
--- One row per delivered file: what the loader read, loaded and rejected, with
--- the lines rejected for a missing exchange rate moved from loaded to rejected,
--- so that rows_read = rows_loaded + rows_rejected still holds, and the loaded
--- amount in the cooperation's currency from fct_spend_lines. A delivery that a
--- corrected delivery replaced shows status 'replaced' and contributes no figures.
+-- One row per delivered file: what the loader read, loaded, excluded (a source
+-- profile's exclude_rows: income, balance sheet ...) and rejected, with the lines
+-- rejected for a missing exchange rate moved from loaded to rejected, so that
+-- rows_read = rows_loaded + rows_rejected + rows_excluded still holds; the loaded
+-- amount in the cooperation's currency from fct_spend_lines and the excluded
+-- amount as delivered. A delivery that a corrected delivery replaced shows status
+-- 'replaced' and contributes no figures.
 
 with
 
@@ -15,6 +17,12 @@ deliveries as (
 replacements as (
 
     select * from {{ ref('stg_raw__delivery_replacements') }}
+
+),
+
+excluded_rows as (
+
+    select * from {{ ref('stg_raw__excluded_rows') }}
 
 ),
 
@@ -39,6 +47,18 @@ exchange_rate_rejections as (
     from converted_lines
 
     where not has_exchange_rate
+
+    group by delivery_id
+
+),
+
+exclusions as (
+
+    select
+        delivery_id,
+        sum(amount_excl_vat) as amount_excluded
+
+    from excluded_rows
 
     group by delivery_id
 
@@ -80,7 +100,10 @@ final as (
         + coalesce(exchange_rate_rejections.rejected_row_count, 0) as rows_rejected,
         coalesce(exchange_rate_rejections.rejected_row_count, 0)
             as rows_rejected_exchange_rate,
+        -- NULL in a warehouse written before exclude_rows existed: none were excluded
+        coalesce(deliveries.rows_excluded, 0) as rows_excluded,
         cast(coalesce(loaded_lines.amount_loaded, 0) as decimal(18, 4)) as amount_loaded,
+        cast(coalesce(exclusions.amount_excluded, 0) as decimal(18, 4)) as amount_excluded,
         coalesce(loaded_lines.first_invoice_date, deliveries.first_invoice_date)
             as first_invoice_date,
         coalesce(loaded_lines.last_invoice_date, deliveries.last_invoice_date)
@@ -96,6 +119,9 @@ final as (
 
     left join loaded_lines
         on deliveries.delivery_id = loaded_lines.delivery_id
+
+    left join exclusions
+        on deliveries.delivery_id = exclusions.delivery_id
 
     left join replacements
         on deliveries.delivery_id = replacements.delivery_id

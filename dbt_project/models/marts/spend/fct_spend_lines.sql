@@ -1,5 +1,6 @@
 -- One row per loaded spend line that has an exchange rate, with its amount in
--- the cooperation's currency, its category (rules 1-2) and its agreement flags
+-- the cooperation's currency, its supplier identity (rule 5: organisation number
+-- or supplier register), its category (rules 1-2) and its agreement flags
 -- (rules 3-6, 10). Lines without a rate are in rejected_rows instead.
 
 with
@@ -40,7 +41,12 @@ final as (
         spend_lines.supplier_org_no_raw,
         spend_lines.is_supplier_org_no_valid,
         spend_lines.supplier_name,
-        spend_lines.supplier_key,
+        spend_lines.local_supplier_id,
+        classified.supplier_key,
+        classified.is_supplier_identified,
+        classified.supplier_identified_by,
+        classified.identified_org_no,
+        classified.register_supplier_id,
         spend_lines.supplier_country,
         spend_lines.account,
         spend_lines.art,

@@ -1,10 +1,12 @@
 -- Price control: spend lines invoiced at another unit price than the agreed one.
--- A line is compared when it has a seller_item_id, a unit_price and a validated
--- organisation number, with the price list rows (stg_raw__price_list) of every
--- agreement active for it (BRIEF §4 rule 3 via int_agreement_terms: the line's
--- category and municipality, valid_from <= invoice_date <= valid_to) whose
--- supplier is the line's organisation number, whose item_id is the line's
--- seller_item_id, and whose own period holds the invoice date. Several such
+-- A line is compared when it has a seller_item_id, a unit_price and an
+-- identified supplier (rule 5), with the price list rows (stg_raw__price_list) of
+-- every agreement active for it with its supplier on it (BRIEF §4 rule 3 via
+-- int_spend_line_agreements: the line's category and municipality, valid_from <=
+-- invoice_date <= valid_to) whose supplier is the line's supplier (a price list
+-- names its supplier by organisation number: the identity of a supplier that has
+-- one), whose item_id is the line's seller_item_id, and whose own period holds
+-- the invoice date. Several such
 -- prices: the lowest (in the cooperation's currency) is the agreed price
 -- (ties: the first agreement_id); matching_price_count says how many there were.
 --
@@ -32,14 +34,16 @@ spend_lines as (
     where
         seller_item_id is not null
         and unit_price is not null
-        and supplier_org_no is not null
-        and is_supplier_org_no_valid
+        and is_supplier_identified
 
 ),
 
-agreement_terms as (
+-- the agreements active for the lines (rule 3) that have the line's supplier
+line_agreements as (
 
-    select * from {{ ref('int_agreement_terms') }}
+    select * from {{ ref('int_spend_line_agreements') }}
+
+    where is_supplier_on_agreement
 
 ),
 
@@ -75,25 +79,19 @@ candidate_prices as (
         price_list.agreement_id,
         price_list.unit_price as agreed_unit_price,
         price_list.currency as price_list_currency,
-        case
-            when price_list.currency = cooperations.currency
-                then cast(1 as decimal(18, 8))
-            else exchange_rates.rate_to_base
-        end as price_list_exchange_rate
+        {{ rate_to_cooperation_currency(
+            'price_list.currency', 'cooperations.currency', 'exchange_rates.rate_to_base'
+        ) }} as price_list_exchange_rate
 
     from spend_lines
 
-    inner join agreement_terms
-        on
-            spend_lines.category_id = agreement_terms.category_id
-            and spend_lines.municipality_id = agreement_terms.municipality_id
-            and spend_lines.invoice_date >= agreement_terms.valid_from
-            and spend_lines.invoice_date <= agreement_terms.valid_to
+    inner join line_agreements
+        on {{ same_match_key('spend_lines', 'line_agreements') }}
 
     inner join price_list
         on
-            agreement_terms.agreement_id = price_list.agreement_id
-            and spend_lines.supplier_org_no = price_list.supplier_org_no
+            line_agreements.agreement_id = price_list.agreement_id
+            and spend_lines.supplier_key = price_list.supplier_org_no
             and spend_lines.seller_item_id = price_list.item_id
             and spend_lines.invoice_date >= price_list.valid_from
             and spend_lines.invoice_date <= price_list.valid_to

@@ -1,9 +1,10 @@
--- Rule 9, threshold flags: per municipality, supplier (supplier_key: the validated
--- organisation number, or 'name:' and the normalised name where it has none) and
--- category, the influenceable spend that is not on-agreement over the trailing 12
--- calendar months ending at each month end (month_start in month - 11 .. month).
--- One row per upward crossing: the trailing sum is >= a threshold and the previous
--- month end's sum was below it (0 before the first month). Every month from the
+-- Rule 9, threshold flags: per municipality, supplier (supplier_key: its identity
+-- per rule 5 - organisation number or supplier register, int_supplier_identities -
+-- or 'name:' and the normalised name where it has none) and category, the
+-- influenceable spend that is not on-agreement over the trailing 12 calendar
+-- months ending at each month end (month_start in month - 11 .. month). One row
+-- per upward crossing: the trailing sum is >= a threshold and the previous month
+-- end's sum was below it (0 before the first month). Every month from the
 -- data set's first to its last invoice month is a month end, months without spend
 -- too. Credit notes count as they are.
 --
@@ -218,6 +219,8 @@ crossing_months as (
 ),
 
 -- crossing months with an agreement for the category active on the month end
+-- (rule 3's definition of active, macro agreement_is_active, with the month end
+-- for the invoice date)
 agreement_months as (
 
     select
@@ -228,11 +231,12 @@ agreement_months as (
     from crossing_months
 
     inner join agreement_terms
-        on
-            crossing_months.municipality_id = agreement_terms.municipality_id
-            and crossing_months.category_id = agreement_terms.category_id
-            and crossing_months.month_end >= agreement_terms.valid_from
-            and crossing_months.month_end <= agreement_terms.valid_to
+        on {{ agreement_is_active(
+            'agreement_terms',
+            'crossing_months.municipality_id',
+            'crossing_months.category_id',
+            'crossing_months.month_end',
+        ) }}
 
     group by
         crossing_months.municipality_id,

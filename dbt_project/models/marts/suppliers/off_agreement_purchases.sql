@@ -1,8 +1,11 @@
 -- Purchases outside agreements ("kjøp utenfor avtale") as the list the host sends
 -- to each member's management: the covered lines that are not on-agreement (BRIEF
 -- §4 rules 4-5), per member, year, department (responsibility code, where the
--- source has one), supplier and category, with the agreements that should have
--- been used (active for those lines by rule 3) and those agreements' suppliers.
+-- source has one), supplier (its identity, supplier_key) and category, with the
+-- agreements that should have been used (active for those lines by rule 3,
+-- int_spend_line_agreements) and those agreements' suppliers.
+
+{%- set purchase_group = ['municipality_id', 'year', 'department', 'supplier_key', 'category_id'] %}
 
 with
 
@@ -14,21 +17,22 @@ off_agreement_lines as (
 
 ),
 
-agreement_terms as (
+-- the agreements active for the lines (rule 3), per match key
+line_agreements as (
 
-    select * from {{ ref('int_agreement_terms') }}
+    select * from {{ ref('int_spend_line_agreements') }}
+
+),
+
+agreements as (
+
+    select * from {{ ref('stg_raw__agreements') }}
 
 ),
 
 agreement_suppliers as (
 
-    select distinct
-        agreement_id,
-        supplier_org_no
-
-    from {{ ref('stg_raw__agreement_suppliers') }}
-
-    where is_supplier_org_no_valid and supplier_org_no is not null
+    select * from {{ ref('int_agreement_suppliers') }}
 
 ),
 
@@ -47,12 +51,10 @@ categories as (
 grouped as (
 
     select
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id,
-        max(case when is_supplier_org_no_valid then supplier_org_no end) as supplier_org_no,
+        {% for column in purchase_group -%}
+        {{ column }},
+        {% endfor -%}
+        max(identified_org_no) as supplier_org_no,
         sum(amount) as off_agreement_spend,
         count(*) as line_count,
         count(distinct invoice_id) as invoice_count,
@@ -61,12 +63,7 @@ grouped as (
 
     from off_agreement_lines
 
-    group by
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id
+    group by {{ purchase_group | join(', ') }}
 
 ),
 
@@ -74,41 +71,36 @@ grouped as (
 group_agreements as (
 
     select distinct
-        off_agreement_lines.municipality_id,
-        off_agreement_lines.year,
-        off_agreement_lines.department,
-        off_agreement_lines.supplier_key,
-        off_agreement_lines.category_id,
-        agreement_terms.agreement_id,
-        agreement_terms.agreement_name
+        {% for column in purchase_group -%}
+        off_agreement_lines.{{ column }},
+        {% endfor -%}
+        agreements.agreement_id,
+        agreements.agreement_name
 
     from off_agreement_lines
 
-    inner join agreement_terms
-        on
-            off_agreement_lines.category_id = agreement_terms.category_id
-            and off_agreement_lines.municipality_id = agreement_terms.municipality_id
-            and off_agreement_lines.invoice_date >= agreement_terms.valid_from
-            and off_agreement_lines.invoice_date <= agreement_terms.valid_to
+    inner join line_agreements
+        on {{ same_match_key('off_agreement_lines', 'line_agreements') }}
+
+    inner join agreements
+        on line_agreements.agreement_id = agreements.agreement_id
 
 ),
 
 group_agreement_suppliers as (
 
     select distinct
-        group_agreements.municipality_id,
-        group_agreements.year,
-        group_agreements.department,
-        group_agreements.supplier_key,
-        group_agreements.category_id,
+        {% for column in purchase_group -%}
+        group_agreements.{{ column }},
+        {% endfor -%}
         coalesce(
             {{ dbt.concat([
                 'supplier_names.supplier_name',
                 "' ('",
-                'agreement_suppliers.supplier_org_no',
+                'agreement_suppliers.supplier_reference',
                 "')'",
             ]) }},
-            agreement_suppliers.supplier_org_no
+            agreement_suppliers.supplier_reference
         ) as agreement_supplier
 
     from group_agreements
@@ -117,18 +109,17 @@ group_agreement_suppliers as (
         on group_agreements.agreement_id = agreement_suppliers.agreement_id
 
     left join supplier_names
-        on agreement_suppliers.supplier_org_no = supplier_names.supplier_key
+        on agreement_suppliers.supplier_key = supplier_names.supplier_key
 
 ),
 
+-- per group: the agreements to use and their suppliers
 agreement_lists as (
 
     select
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id,
+        {% for column in purchase_group -%}
+        {{ column }},
+        {% endfor -%}
         count(*) as agreement_count,
         {{ dbt.listagg(
             dbt.concat(['agreement_id', "': '", 'agreement_name']),
@@ -138,34 +129,22 @@ agreement_lists as (
 
     from group_agreements
 
-    group by
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id
+    group by {{ purchase_group | join(', ') }}
 
 ),
 
 supplier_lists as (
 
     select
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id,
+        {% for column in purchase_group -%}
+        {{ column }},
+        {% endfor -%}
         {{ dbt.listagg('agreement_supplier', "'; '", 'order by agreement_supplier') }}
             as agreement_suppliers
 
     from group_agreement_suppliers
 
-    group by
-        municipality_id,
-        year,
-        department,
-        supplier_key,
-        category_id
+    group by {{ purchase_group | join(', ') }}
 
 ),
 
@@ -198,20 +177,10 @@ final as (
         on grouped.category_id = categories.category_id
 
     left join agreement_lists
-        on
-            grouped.municipality_id = agreement_lists.municipality_id
-            and grouped.year = agreement_lists.year
-            and grouped.supplier_key = agreement_lists.supplier_key
-            and grouped.category_id = agreement_lists.category_id
-            and {{ equal_or_both_null('grouped.department', 'agreement_lists.department') }}
+        on {{ same_values('grouped', 'agreement_lists', purchase_group) }}
 
     left join supplier_lists
-        on
-            grouped.municipality_id = supplier_lists.municipality_id
-            and grouped.year = supplier_lists.year
-            and grouped.supplier_key = supplier_lists.supplier_key
-            and grouped.category_id = supplier_lists.category_id
-            and {{ equal_or_both_null('grouped.department', 'supplier_lists.department') }}
+        on {{ same_values('grouped', 'supplier_lists', purchase_group) }}
 
 )
 

@@ -1,8 +1,11 @@
 -- One row per supplier and year: who the cooperation buys from. A supplier is its
--- supplier_key: the validated organisation number (name variants of one number are
--- one supplier, shown with the most frequent name), or 'name:' and the normalised
--- name where the number is missing or invalid. Per supplier: spend, the members
--- buying, the categories, whether it holds agreements, and its share on agreement.
+-- supplier_key, its identity (BRIEF §4 rule 5, int_supplier_identities): the
+-- validated organisation number (name variants of one number are one supplier),
+-- or the supplier register's supplier found by an alias (its organisation number,
+-- or 'register:' and its id), else 'name:' and the normalised name. Shown with
+-- the register's name, else the most frequent name. Per supplier: spend, the
+-- members buying, the categories, whether it holds agreements, and its share on
+-- agreement.
 
 with
 
@@ -20,29 +23,19 @@ supplier_names as (
 
 excluded_suppliers as (
 
-    select
-        supplier_org_no,
-        min(exclusion_reason) as exclusion_reason
-
-    from {{ ref('stg_raw__excluded_suppliers') }}
-
-    where supplier_org_no is not null
-
-    group by supplier_org_no
+    select * from {{ ref('int_excluded_suppliers') }}
 
 ),
 
 agreement_holders as (
 
     select
-        supplier_org_no,
+        supplier_key,
         count(distinct agreement_id) as agreement_count
 
-    from {{ ref('stg_raw__agreement_suppliers') }}
+    from {{ ref('int_agreement_suppliers') }}
 
-    where is_supplier_org_no_valid and supplier_org_no is not null
-
-    group by supplier_org_no
+    group by supplier_key
 
 ),
 
@@ -51,10 +44,13 @@ by_supplier as (
     select
         supplier_key,
         year,
-        max(case when is_supplier_org_no_valid then supplier_org_no end) as supplier_org_no,
+        max(identified_org_no) as supplier_org_no,
+        max(case when is_supplier_org_no_valid then supplier_org_no end) as line_org_no,
         max(
             case when not is_supplier_org_no_valid then supplier_org_no_raw end
         ) as invalid_org_no_example,
+        {{ dbt.bool_or('is_supplier_identified') }} as is_supplier_identified,
+        max(register_supplier_id) as register_supplier_id,
         max(supplier_country) as supplier_country,
         {{ dbt.bool_or('is_excluded_supplier') }} as is_excluded_supplier,
         sum(amount) as total_spend,
@@ -136,25 +132,27 @@ final as (
         by_supplier.year,
         by_supplier.supplier_org_no,
         case
-            when by_supplier.supplier_org_no is not null then 'valid'
+            when by_supplier.line_org_no is not null then 'valid'
             when by_supplier.invalid_org_no_example is not null then 'invalid'
             else 'missing'
         end as org_no_status,
         by_supplier.invalid_org_no_example,
+        by_supplier.is_supplier_identified,
+        by_supplier.register_supplier_id,
         supplier_names.supplier_name,
         coalesce(supplier_names.name_variant_count, 0) as name_variant_count,
         by_supplier.supplier_country,
         by_supplier.is_excluded_supplier,
         excluded_suppliers.exclusion_reason,
-        agreement_holders.supplier_org_no is not null as holds_agreement,
+        agreement_holders.supplier_key is not null as holds_agreement,
         coalesce(agreement_holders.agreement_count, 0) as agreement_count,
         cast(by_supplier.total_spend as decimal(18, 4)) as total_spend,
         cast(by_supplier.influenceable_spend as decimal(18, 4)) as influenceable_spend,
         cast(by_supplier.covered_spend as decimal(18, 4)) as covered_spend,
         cast(by_supplier.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
-        cast(
-            by_supplier.covered_spend - by_supplier.on_agreement_spend as decimal(18, 4)
-        ) as off_agreement_spend,
+        {{ off_agreement_spend(
+            'by_supplier.covered_spend', 'by_supplier.on_agreement_spend'
+        ) }} as off_agreement_spend,
         {{ safe_ratio('by_supplier.on_agreement_spend', 'by_supplier.total_spend') }}
             as on_agreement_share,
         cast(by_supplier.member_count as bigint) as member_count,
@@ -170,10 +168,14 @@ final as (
         on by_supplier.supplier_key = supplier_names.supplier_key
 
     left join excluded_suppliers
-        on by_supplier.supplier_org_no = excluded_suppliers.supplier_org_no
+        on
+            by_supplier.supplier_key = excluded_suppliers.supplier_key
+            and by_supplier.is_supplier_identified
 
     left join agreement_holders
-        on by_supplier.supplier_org_no = agreement_holders.supplier_org_no
+        on
+            by_supplier.supplier_key = agreement_holders.supplier_key
+            and by_supplier.is_supplier_identified
 
     left join member_lists
         on

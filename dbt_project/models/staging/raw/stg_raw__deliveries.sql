@@ -19,6 +19,7 @@ renamed as (
         rows_read,
         rows_loaded,
         rows_rejected,
+        rows_excluded,
         amount_loaded,
         first_invoice_date,
         last_invoice_date,

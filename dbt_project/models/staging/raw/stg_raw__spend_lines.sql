@@ -37,6 +37,7 @@ renamed as (
         seller_item_id,
         quantity,
         unit_price,
+        local_supplier_id,
         source_file,
         source_row,
         file_sha256,
