@@ -1,7 +1,12 @@
 """`samkjop`: the command line of the platform.
 
 Exit codes of `run`: 0 all deliveries loaded, 2 some delivery was rejected as a whole
-(the rest is loaded and published), 1 the run failed.
+(the rest is loaded and published), 1 the run failed or was stopped (nothing new is
+published).
+
+`samkjop run` takes the cooperation's run lock (pipelines/run_lock.py), then does the work
+in a worker process (`run-worker`, not for direct use) in a process group of its own, so
+that SIGINT, SIGTERM or Ctrl-C stop the worker and dbt together (pipelines/processes.py).
 """
 
 from __future__ import annotations
@@ -9,24 +14,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
+import signal
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
+from pipelines.failures import failure_summary
 from pipelines.settings import CONFIG_ENV_VAR, PROJECT_ROOT, ConfigError, Cooperation, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
+class CommandError(Exception):
+    """A problem the user is told in one line, without a trace."""
+
+
 def _say(message: str) -> None:
-    print(message, flush=True)
+    _write(sys.stdout, message)
 
 
 def _error(message: str) -> int:
-    print(f"samkjop: error: {message}", file=sys.stderr, flush=True)
+    _write(sys.stderr, f"samkjop: error: {message}")
     return EXIT_FAILED
+
+
+def _write(stream, message: str) -> None:
+    """Print; when the reader has gone (`samkjop run | head`), go on without it: a run is
+    never cut short because nobody reads its summary any more."""
+    try:
+        print(message, file=stream, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _load(config: str) -> Cooperation:
@@ -35,29 +54,18 @@ def _load(config: str) -> Cooperation:
     return cooperation
 
 
-def _dagster_instance(cooperation: Cooperation):
-    """The cooperation's own Dagster instance, the one `samkjop ui` shows."""
-    import dagster as dg
-
-    home = cooperation.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(
-            "# One writer at a time: DuckDB allows one writing process.\n"
-            "concurrency:\n  pools:\n    default_limit: 1\n"
-            "  runs:\n    max_concurrent_runs: 1\n"
-            "telemetry:\n  enabled: false\n",
-            encoding="utf-8",
-        )
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
-
-
 # --- run ---------------------------------------------------------------------------------
+
+RUN_WORKER = "run-worker"
+DEFAULT_WAIT_MINUTES = 60.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Take the run lock (waiting for another run if need be), stop what a killed run may
+    have left running, then run the worker and stop it, dbt included, on a stop signal."""
+    from pipelines.processes import RUN_TOKEN_ENV_VAR, stop_leftovers, supervise
+    from pipelines.run_lock import RunBusy, RunLock
+
     cooperation = _load(args.config)
     unknown = [m for m in args.municipality or [] if m not in cooperation.member_ids]
     if unknown:
@@ -65,38 +73,173 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--municipality {unknown[0]!r} is not a member listed in "
             f"{cooperation.config_path} ({', '.join(cooperation.member_ids)})"
         )
-    from pipelines.definitions import BUILD_JOB, INGEST_JOB, build_definitions
+    with RunLock(cooperation.state_dir) as lock:
+        try:
+            previous = lock.acquire(args.wait * 60, on_wait=lambda h: _say_waiting(h, args.wait))
+        except RunBusy as busy:
+            return _error(str(busy))
+        except KeyboardInterrupt:
+            return _error("stopped while waiting for the other run; nothing was done")
+        if stop_leftovers(previous.token):
+            _say("Stopped what an earlier, killed run had left running.")
+        published = _snapshot_identity(cooperation.snapshot)
+        outcome = supervise(
+            _worker_command(args, cooperation),
+            {**os.environ, RUN_TOKEN_ENV_VAR: lock.token},
+            stop_signal=signal.SIGKILL,  # every step is safe to kill; the next run resumes
+            pass_fds=(lock.fd,),  # the lock lasts as long as the worker does
+            die_with_parent=False,  # the worker watches samkjop and kills its group
+            on_stop=lambda name: _say(f"\n{name} received: stopping the run…"),
+        )
+        if outcome.stopped_by or outcome.killed_by:
+            _clean_up_after(cooperation)
+            changed = _snapshot_identity(cooperation.snapshot) != published
+            return _error(_stopped_message(outcome, changed))
+    return outcome.returncode if outcome.returncode in (EXIT_OK, EXIT_REJECTED) else EXIT_FAILED
 
-    instance = _dagster_instance(cooperation)
+
+def _say_waiting(holder, minutes: float) -> None:
+    _say(
+        f"{holder.describe()} is running on this cooperation; waiting up to {minutes:g} min "
+        "for it to finish (Ctrl-C to give up)…"
+    )
+
+
+def _worker_command(args: argparse.Namespace, cooperation: Cooperation) -> list[str]:
+    members = [arg for member in args.municipality or [] for arg in ("--municipality", member)]
+    config = str(cooperation.config_path)
+    return [sys.executable, "-m", "pipelines.cli", RUN_WORKER, "--config", config, *members]
+
+
+def _snapshot_identity(snapshot: Path) -> tuple[int, int] | None:
+    try:
+        stat = snapshot.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _clean_up_after(cooperation: Cooperation) -> None:
+    """What the stopped worker could not do: its Dagster runs marked failed, its half-built
+    snapshot removed. Whatever fails here, the next run does it again."""
+    from pipelines.dagster_runs import open_instance, release_dead_runs
+    from pipelines.publish import remove_stale_builds
+
+    remove_stale_builds(cooperation.snapshot)
+    try:
+        with _dagster_output_to(cooperation.state_dir / "logs" / "stopped-runs.log"):
+            instance = open_instance(cooperation)
+            release_dead_runs(instance, None, "samkjop run was stopped before this run finished")
+    except Exception as error:  # the next run tries again
+        _say(f"Note: the stopped run is marked failed by the next run ({_first_line(error)}).")
+
+
+def _stopped_message(outcome, snapshot_changed: bool) -> str:
+    published = (
+        "it had already published its snapshot"
+        if snapshot_changed
+        else "nothing new was published (the published snapshot is unchanged)"
+    )
+    if outcome.stopped_by:
+        how = f"the run was stopped ({outcome.stopped_by})"
+    else:
+        memory = " — perhaps for lack of memory" if outcome.killed_by == "SIGKILL" else ""
+        how = f"the run was killed ({outcome.killed_by}{memory})"
+    return f"{how}; {published}. The next run continues where this one stopped."
+
+
+def cmd_run_worker(args: argparse.Namespace) -> int:
+    """The run itself, in the worker process `samkjop run` started (and holds the lock for):
+    one ingestion run per member, then, only if none failed, the build and publish run."""
+    from pipelines.dagster_runs import RUN_TAG, open_instance, release_dead_runs
+    from pipelines.processes import RUN_TOKEN_ENV_VAR, watch_parent
+    from pipelines.publish import remove_stale_builds
+
+    watch_parent()
+    cooperation = _load(args.config)
+    token = os.environ.get(RUN_TOKEN_ENV_VAR, "")
     started = datetime.now()
-    _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
-    _say("Loading definitions (dbt parse)…")
-    defs = build_definitions(cooperation)
     log_path = cooperation.state_dir / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    failed = False
+    _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
+    with _dagster_output_to(log_path):
+        instance = open_instance(cooperation)
+        release_dead_runs(instance, token, "the samkjop run that executed it was killed")
+        remove_stale_builds(cooperation.snapshot)
+    _say("Loading definitions (dbt parse)…")
+    defs, problem = _definitions(cooperation, log_path)
+    if defs is None:
+        return _error(f"dbt could not read its project: {problem}. Details in {log_path}")
+    tags = {RUN_TAG: token} if token else {}
+    failures: list[str] = []
     rejections: list[tuple[str, str]] = []
     for member_id in args.municipality or cooperation.member_ids:
-        member = cooperation.member(member_id)
-        clock = time.monotonic()
-        result = _execute(
-            defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id
+        failure, rejected = _ingest(cooperation, defs, instance, log_path, member_id, started, tags)
+        failures += [failure] if failure else []
+        rejections += [(member_id, message) for message in rejected]
+    if failures:
+        return _error(
+            f"{'; '.join(failures)}. Nothing was built or published: the published snapshot "
+            f"is unchanged. Details in {log_path}"
         )
-        failed |= not result.success
-        rejections += [(member_id, message) for message in _rejection_messages(result)]
-        _say(
-            f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
-            f" ({time.monotonic() - clock:.1f} s){'' if result.success else '  RUN FAILED'}"
-        )
+    return _build_and_publish(cooperation, defs, instance, log_path, started, tags, rejections)
+
+
+def _definitions(cooperation: Cooperation, log_path: Path):
+    """The Dagster definitions (after `dbt parse`), or None and the last line of the error."""
+    from pipelines.definitions import build_definitions
+
+    with _dagster_output_to(log_path):
+        try:
+            return build_definitions(cooperation), None
+        except Exception as error:  # dbt parse: the whole error goes to the log
+            if os.environ.get("SAMKJOP_DEBUG"):
+                raise
+            print(f"dbt parse failed: {error}", flush=True)
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            return None, (lines[-1] if lines else type(error).__name__)[:400]
+
+
+def _ingest(cooperation, defs, instance, log_path, member_id, started, tags):
+    """One member's ingestion run; return what failed (or None) and the rejections."""
+    from pipelines.definitions import INGEST_JOB
+
+    member = cooperation.member(member_id)
+    clock = time.monotonic()
+    result = _execute(
+        defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id, tags=tags
+    )
+    line = f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
+    _say(f"{line} ({time.monotonic() - clock:.1f} s){'' if result.success else '  FAILED'}")
+    if result.success:
+        return None, _rejection_messages(result)
+    _say(failure_summary(result))
+    return f"loading the deliveries of {member_id} {member.name} failed", []
+
+
+def _build_and_publish(cooperation, defs, instance, log_path, started, tags, rejections) -> int:
+    from pipelines.definitions import BUILD_JOB
+
     _say("Building reference data, agreements, dbt models and tests, then publishing…")
     clock = time.monotonic()
-    result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path)
+    result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path, tags=tags)
     if not result.success:
-        _say(_failure_summary(result))
+        _say(failure_summary(result))
         return _error(
-            f"the run failed; details in {log_path} and in `samkjop ui --config {args.config}`"
+            "the run failed; nothing new was published (the published snapshot is unchanged). "
+            f"Details in {log_path} and in `samkjop ui --config {cooperation.config_path}`"
         )
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
+    try:
+        _print_summary(cooperation, started, rejections)
+    except Exception as error:  # published already: the exit code says so
+        if os.environ.get("SAMKJOP_DEBUG"):
+            raise
+        _say(f"Note: the snapshot is published, but the summary could not be printed: {error}")
+    return EXIT_REJECTED if rejections else EXIT_OK
+
+
+def _print_summary(cooperation: Cooperation, started: datetime, rejections) -> None:
     _print_deliveries(cooperation, started)
     _print_replacements(cooperation, started)
     _print_kpis(cooperation)
@@ -105,9 +248,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say("Rejected deliveries (the member's earlier data stays published):")
         for member_id, message in rejections:
             _say(f"  {member_id}: {message}")
-    if failed:
-        return _error("some member's ingestion run failed")
-    return EXIT_REJECTED if rejections else EXIT_OK
+
+
+@contextlib.contextmanager
+def _dagster_output_to(log_path: Path):
+    """Dagster's, dbt's and the libraries' own output (logs, warnings, traces) go to the
+    run's log file; the user sees samkjop's summary."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(log_path, "a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        yield
 
 
 def _rejection_messages(result) -> list[str]:
@@ -124,32 +277,28 @@ def _rejection_messages(result) -> list[str]:
 
 def _execute(job, instance, log_path: Path, **kwargs):
     """Run a job of the code location in this process; its own output goes to the log file."""
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    logs = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    with _dagster_output_to(log_path):
         return job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=quiet, **kwargs
+            instance=instance, raise_on_error=False, run_config=logs, **kwargs
         )
 
 
-def _failure_summary(result) -> str:
-    lines = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            lines.append(f"  step {event.step_key} failed: {message.splitlines()[-1][:500]}")
-    return "\n".join(lines) or "  the run failed"
-
-
 def _delivery_line(cooperation: Cooperation, member_id: str, since: datetime) -> str:
+    import duckdb
+
     from pipelines.warehouse import connect
 
-    with connect(cooperation.warehouse) as con:
-        rows = con.execute(
-            "SELECT status, count(*), sum(rows_loaded), sum(rows_rejected) FROM raw.deliveries "
-            "WHERE municipality_id = ? AND loaded_at >= ? GROUP BY status ORDER BY status",
-            [member_id, since],
-        ).fetchall()
+    try:
+        with connect(cooperation.warehouse) as con:
+            rows = con.execute(
+                "SELECT status, count(*), sum(rows_loaded), sum(rows_rejected) "
+                "FROM raw.deliveries WHERE municipality_id = ? AND loaded_at >= ? "
+                "GROUP BY status ORDER BY status",
+                [member_id, since],
+            ).fetchall()
+    except duckdb.Error as error:
+        return f"the delivery record cannot be read ({_first_line(error)})"
     if not rows:
         return "no new delivery"
     parts = []
@@ -162,7 +311,13 @@ def _delivery_line(cooperation: Cooperation, member_id: str, since: datetime) ->
 def _snapshot_rows(cooperation: Cooperation, sql: str, parameters=()) -> list[tuple]:
     import duckdb
 
-    con = duckdb.connect(str(cooperation.snapshot), read_only=True)
+    try:
+        con = duckdb.connect(str(cooperation.snapshot), read_only=True)
+    except duckdb.Error as error:
+        raise CommandError(
+            f"the published snapshot {cooperation.snapshot} cannot be read "
+            f"({_first_line(error)}); `samkjop run` publishes it again"
+        ) from error
     try:
         return con.execute(sql, list(parameters)).fetchall()
     finally:
@@ -404,8 +559,10 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from pipelines.dagster_runs import open_instance
+
     cooperation = _load(args.config)
-    _dagster_instance(cooperation)
+    open_instance(cooperation)
     _say(f"Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
     command = [
         sys.executable,
@@ -422,10 +579,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _foreground(command: list[str], env: dict) -> int:
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
+    """Serve until the server ends or samkjop is told to stop (Ctrl-C, SIGTERM): then the
+    server and everything it started stop too."""
+    from pipelines.processes import supervise
+
+    outcome = supervise(command, env, on_stop=lambda name: _say(f"\n{name} received: stopping…"))
+    if outcome.stopped_by:
         return EXIT_OK
+    if outcome.returncode != 0:
+        return _error(f"{Path(command[2]).name} stopped with exit code {outcome.returncode}")
+    return EXIT_OK
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -455,6 +618,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="load only this member's deliveries (repeatable)",
     )
+    run.add_argument(
+        "--wait",
+        type=_minutes,
+        default=DEFAULT_WAIT_MINUTES,
+        metavar="MINUTES",
+        help="while another run of this cooperation is running, wait up to MINUTES for it "
+        f"(default {DEFAULT_WAIT_MINUTES:g}; 0: stop at once with exit code 1)",
+    )
+    worker = commands.add_parser(RUN_WORKER)  # started by `samkjop run`; not listed
+    worker.add_argument("--config", required=True)
+    worker.add_argument("--municipality", action="append")
+    worker.set_defaults(handler=cmd_run_worker)
     demo = command("demo", cmd_demo, "write a demo cooperation (synthetic data)", config=False)
     demo.add_argument("--out", required=True, metavar="DIR")
     demo.add_argument("--seed", type=int, default=42)
@@ -478,18 +653,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not 0 <= minutes < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of minutes (0 or more): {text!r}")
+    return minutes
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:400]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ConfigError as error:
+    except (ConfigError, CommandError) as error:
         return _error(str(error))
     except KeyboardInterrupt:
-        return _error("interrupted")
+        return _error("interrupted; nothing more was done")
+    except BrokenPipeError:  # `samkjop export ... | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as error:  # an unexpected failure: one line, the trace only on request
         if os.environ.get("SAMKJOP_DEBUG"):
             raise
-        return _error(f"{type(error).__name__}: {error} (set SAMKJOP_DEBUG=1 for the trace)")
+        return _error(f"{_first_line(error)} (set SAMKJOP_DEBUG=1 for the details)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ cooperation.yml). It is validated on load; a wrong key names the file and the ke
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import duckdb
 import yaml
 
 from pipelines.contracts import column_names, required_names
-from pipelines.settings import COUNTRIES, PROFILES_DIR
+from pipelines.settings import COUNTRIES, PROFILES_DIR, Folders
 from pipelines.yaml_loader import load_yaml
 
 SPEND_FIELDS = column_names("spend")
@@ -46,6 +47,8 @@ _CSV_KEYS = {
     "thousands",
     "header_row",
     "date_formats",
+    "multiline_fields",
+    "max_record_lines",
 }
 _XLSX_KEYS = {"sheet", "header_row", "date_formats", "decimal", "thousands"}
 
@@ -86,6 +89,7 @@ class DateFormat:
         padded = written
         for unpadded, zero_padded in _UNPADDED_DIRECTIVES.items():
             padded = padded.replace(unpadded, zero_padded)
+        _check_date_format(path, key, written, padded)
         unpadded = [d for d in directives if d in _UNPADDED_DIRECTIVES]
         digits_only = not _DIRECTIVE.sub("", written) and all(
             d in _DIGIT_DIRECTIVES or d in _UNPADDED_DIRECTIVES for d in directives
@@ -114,6 +118,16 @@ class CsvDialect:
     header_row: int = 1
     date_formats: tuple[DateFormat, ...] = (DateFormat("%Y-%m-%d", "%Y-%m-%d"),)
     sheet: str | None = None  # xlsx: the sheet to read (default: the first)
+    # csv: may a quoted field hold line breaks (one record over several lines)? With
+    # true, a record still may not run over more than `max_record_lines` lines, nor
+    # swallow a line that is a record of its own (pipelines/sources/csv_file.py)
+    multiline_fields: bool = True
+    max_record_lines: int = 20
+
+    @property
+    def lines_per_record(self) -> int:
+        """The most physical lines one record may take."""
+        return self.max_record_lines if self.multiline_fields else 1
 
 
 @dataclass(frozen=True)
@@ -247,7 +261,14 @@ def resolve_profile_path(reference: str, base_dir: Path) -> Path:
     return PROFILES_DIR / f"{reference}.yaml"
 
 
-def load_profile(reference: str, base_dir: Path) -> SourceProfile:
+def load_profile(reference: str, base_dir: Path, folders: Folders | None = None) -> SourceProfile:
+    """`folders`: where a profile file and its mapping file may be read from (default:
+    `base_dir`); the shipped profiles always may."""
+    folders = folders or Folders(base_dir.resolve())
+    named = base_dir / reference
+    reason = folders.problem(named, platform=True) if named.suffix in (".yaml", ".yml") else None
+    if reason:
+        raise ProfileError(f"profile {reference!r}: {os.path.abspath(named)} {reason}")
     path = resolve_profile_path(reference, base_dir)
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
@@ -256,7 +277,7 @@ def load_profile(reference: str, base_dir: Path) -> SourceProfile:
         document = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ProfileError(f"{path}: not valid YAML: {error}") from None
-    return _parse(path, document)
+    return _parse(path, document, folders)
 
 
 def _fail(path: Path, key: str, problem: str) -> ProfileError:
@@ -273,7 +294,7 @@ def _check_keys(path: Path, where: str, value: Any, allowed: set[str]) -> dict:
     return value
 
 
-def _parse(path: Path, document: Any) -> SourceProfile:
+def _parse(path: Path, document: Any, folders: Folders | None = None) -> SourceProfile:
     doc = _check_keys(path, "top level", document, _PROFILE_KEYS)
     fmt = doc.get("format", "csv")
     if fmt not in FORMATS:
@@ -282,7 +303,7 @@ def _parse(path: Path, document: Any) -> SourceProfile:
     if country is not None and country not in COUNTRIES:
         raise _fail(path, "country", f"{country!r} is not one of {', '.join(COUNTRIES)}")
     fields = _fields(path, doc.get("fields"), fmt)
-    art = _art(path, doc.get("art"), fields)
+    art = _art(path, doc.get("art"), fields, folders)
     section = "xlsx" if fmt == "xlsx" else "csv"
     dialect_keys = _XLSX_KEYS if fmt == "xlsx" else _CSV_KEYS
     return SourceProfile(
@@ -317,6 +338,14 @@ def _dialect(path: Path, value: Any, section: str, keys: set[str]) -> CsvDialect
             raise _fail(path, f"csv.{key}", "must be a single character")
     if not isinstance(dialect.header_row, int) or dialect.header_row < 1:
         raise _fail(path, "csv.header_row", "must be a line number ≥ 1")
+    if not isinstance(dialect.multiline_fields, bool):
+        raise _fail(path, "csv.multiline_fields", "expected true or false")
+    if (
+        isinstance(dialect.max_record_lines, bool)
+        or not isinstance(dialect.max_record_lines, int)
+        or dialect.max_record_lines < 2
+    ):
+        raise _fail(path, "csv.max_record_lines", "must be a whole number of lines ≥ 2")
     try:
         "".encode(dialect.encoding)
     except LookupError:
@@ -411,7 +440,9 @@ def _amount(path: Path, value: Any) -> AmountRule:
     )
 
 
-def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
+def _art(
+    path: Path, value: Any, fields: dict[str, FieldSource], folders: Folders | None = None
+) -> ArtRule:
     entry = _check_keys(
         path, "art", value or {}, {"column", "from_account", "account_mapping", "default"}
     )
@@ -428,7 +459,7 @@ def _art(path: Path, value: Any, fields: dict[str, FieldSource]) -> ArtRule:
     if "column" in entry:
         return ArtRule(column=_columns(path, "art.column", entry["column"]), default=default)
     if "account_mapping" in entry:
-        mapping = _read_mapping(path, entry["account_mapping"])
+        mapping = _read_mapping(path, entry["account_mapping"], folders)
         if any(m.account is not None for m in mapping) and "account" not in fields:
             raise _fail(path, "art.account_mapping", "needs fields.account to be mapped")
         if any(m.supplier is not None for m in mapping) and not (
@@ -458,11 +489,18 @@ def supplier_key(text: str | None) -> str | None:
     return key or None
 
 
-def _read_mapping(profile_path: Path, value: Any) -> tuple[ArtMapping, ...]:
+def _read_mapping(
+    profile_path: Path, value: Any, folders: Folders | None = None
+) -> tuple[ArtMapping, ...]:
     """A CSV file beside the profile: `account,art` and optionally `supplier` (other columns,
-    such as a note, are for people). `account` is a code, or a prefix written `12*`."""
+    such as a note, are for people). `account` is a code, or a prefix written `12*`. It must
+    be inside `folders` (or the shipped profiles' folder), reached without a refused link."""
     key = "art.account_mapping"
-    mapping_path = (profile_path.parent / str(value)).resolve()
+    named = profile_path.parent / str(value)
+    reason = (folders or Folders(profile_path.parent)).problem(named, platform=True)
+    if reason:
+        raise _fail(profile_path, key, f"{os.path.abspath(named)} {reason}")
+    mapping_path = named.resolve()
     if not mapping_path.is_file():
         raise _fail(profile_path, key, f"file not found: {mapping_path}")
     name = mapping_path.name
@@ -557,6 +595,19 @@ def _condition(path: Path, where: str, value: Any, allowed: set[str]) -> Conditi
     if test == "matches":
         _check_pattern(path, f"{where}.matches", argument)
     return Condition(column, test, tuple(values))
+
+
+def _check_date_format(path: Path, key: str, written: str, padded: str) -> None:
+    """Dates are read in DuckDB (try_strptime): the format is checked by the same engine, so
+    that a format it cannot use is a profile error, not a failed load."""
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT try_strptime('', ?)", [padded])
+    except duckdb.Error as error:
+        problem = str(error).splitlines()[0].split(": ", 1)[-1]
+        raise _fail(path, key, f"{written!r} is not a date format: {problem}") from None
+    finally:
+        con.close()
 
 
 def _check_pattern(path: Path, key: str, pattern: str) -> None:

@@ -8,9 +8,12 @@ dbt target and Dagster home are derived from the config file's folder.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,143 @@ DEFAULT_DUPLICATE_MAX_PAIRS_PER_SUPPLIER = 50  # more: the payee is listed, not 
 DEFAULT_THRESHOLDS = {"NO": (100_000, 1_300_000, 2_300_000)}
 DEFAULT_PRICE_TOLERANCE = 0.02  # price_deviations: an invoiced price up to 2 % above is accepted
 DEFAULT_UNMAPPED_WARNING_SHARE = 0.05  # warn when 5 % of a member's spend has no known art
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a careless or hostile file from swallowing a run (`limits:` in
+    cooperation.yml). Each is named in the message of whatever it stops."""
+
+    max_amount: int = 10**12  # |amount| of a line, in its own currency; above: rejected
+    invoice_date_years_before: int = 5  # before the delivery's period: rejected
+    invoice_date_years_after: int = 1  # after the delivery's period (or the run date)
+    xlsx_max_unpacked_bytes: int = 1_000_000_000  # all parts of a workbook, unpacked
+    xlsx_max_shared_strings_bytes: int = 100_000_000  # held in memory (about 6x)
+    xlsx_max_part_bytes: int = 10_000_000  # any other part read whole (styles: about 30x)
+    xlsx_max_rows: int = 1_048_576  # Excel's own limit
+    xlsx_max_columns: int = 1_000
+    xml_max_file_bytes: int = 50 * 1024 * 1024  # one e-invoice, attachments included
+    xml_max_elements: int = 1_000_000  # one e-invoice, parsed whole (about 150 MB held)
+
+
+LIMIT_KEYS = tuple(Limits.__dataclass_fields__)
+
+# Part of the platform, readable from every cooperation: the shipped source profiles and
+# their mapping files (`profile: <name>`).
+PLATFORM_FOLDERS = (PROFILES_DIR,)
+_LINKS_NOT_FOLLOWED = (
+    "links are not followed (follow_symlinks: true in cooperation.yml reads links to "
+    "files inside the cooperation's folders)"
+)
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Where a cooperation's files may be read from: the folder of its cooperation.yml and
+    the folders it lists under `allowed_folders` (absolute, as written: a folder may be
+    named through a link of the operator's, e.g. a mount). A symbolic link below them is
+    not followed unless `follow_symlinks` is set, and then only to a target inside them; a
+    device, pipe or socket is never read. Nothing here opens a file, so no message about
+    a refused file can quote its content."""
+
+    root: Path
+    allowed: tuple[Path, ...] = ()
+    follow_symlinks: bool = False
+
+    @cached_property
+    def _pairs(self) -> tuple[tuple[Path, Path], ...]:
+        """Each folder as written and as it really is (the platform's last)."""
+        folders = (self.root, *self.allowed, *PLATFORM_FOLDERS)
+        return tuple((folder, Path(os.path.realpath(folder))) for folder in folders)
+
+    def _homes(self, platform: bool) -> tuple[tuple[Path, Path], ...]:
+        return self._pairs if platform else self._pairs[: len(self._pairs) - len(PLATFORM_FOLDERS)]
+
+    def _home(self, path: Path, platform: bool) -> tuple[Path, Path] | None:
+        lexical = Path(os.path.abspath(path))
+        return next((h for h in self._homes(platform) if lexical.is_relative_to(h[0])), None)
+
+    def home(self, path: Path, platform: bool = False) -> Path | None:
+        """The folder `path` is in as written (`..` taken literally, no link followed)."""
+        home = self._home(path, platform)
+        return None if home is None else home[0]
+
+    def shown(self, path: Path, platform: bool = False) -> str:
+        """The path as messages name it: relative to its folder, else as it is."""
+        home = self.home(path, platform)
+        lexical = Path(os.path.abspath(path))
+        return str(lexical if home is None else lexical.relative_to(home))
+
+    def outside(self) -> str:
+        """The reason for a path outside every folder (it follows the path)."""
+        return (
+            f"is outside the cooperation's folder {self.root} and its allowed_folders "
+            "(list a folder under allowed_folders in cooperation.yml to read from it)"
+        )
+
+    def refusal(self, path: Path, platform: bool = False) -> str | None:
+        """Why `path`, a file or folder that exists (or a link), may not be read; None: it
+        may. The reason follows the path in a message: '<path> <reason>'. `platform`: the
+        shipped profiles are allowed too."""
+        pair = self._home(path, platform)
+        if pair is None:
+            return self.outside()
+        home, real_home = pair
+        relative = Path(os.path.abspath(path)).relative_to(home)
+        real = Path(os.path.realpath(path))
+        if real != real_home / relative:  # a link on the way (below the folder)
+            if not self.follow_symlinks:
+                return _link_reason(home, relative)
+            if not any(real.is_relative_to(f) for _, f in self._homes(platform)):
+                return (
+                    "is a symbolic link to a place outside the cooperation's folder and its "
+                    "allowed_folders; not read"
+                )
+        try:
+            mode = os.stat(real).st_mode
+        except OSError:
+            return "is a symbolic link to nothing (a broken link); not read"
+        if stat.S_ISDIR(mode):
+            return self._folder_refusal(home / relative, platform)
+        if not stat.S_ISREG(mode):
+            return "is not a regular file or folder (a device, pipe or socket); not read"
+        return None
+
+    def problem(self, path: Path, platform: bool = False) -> str | None:
+        """`refusal` for a path the configuration names: outside the folders even when it
+        does not exist; None when it may be read or does not exist (the caller says so)."""
+        if self.home(path, platform) is None:
+            return self.outside()
+        return self.refusal(path, platform) if os.path.lexists(path) else None
+
+    def _folder_refusal(self, folder: Path, platform: bool) -> str | None:
+        """A folder delivery (e-invoices) is read whole: one refused entry refuses it."""
+        for parent, folders, files in os.walk(folder):
+            for name in sorted(folders + files):
+                entry = Path(parent) / name
+                if os.path.islink(entry) or not (entry.is_dir() or entry.is_file()):
+                    reason = self.refusal(entry, platform)
+                    if reason:
+                        return f"holds {entry.relative_to(folder)}, which {reason}"
+        return None
+
+
+def _link_reason(home: Path, relative: Path) -> str:
+    """Name the first link below `home` on the way to `relative`."""
+    for depth in range(1, len(relative.parts) + 1):
+        step = Path(*relative.parts[:depth])
+        if os.path.islink(home / step):
+            if step == relative:
+                return f"is a symbolic link; {_LINKS_NOT_FOLLOWED}"
+            return f"is reached through the symbolic link {step}; {_LINKS_NOT_FOLLOWED}"
+    return f"is reached through a symbolic link; {_LINKS_NOT_FOLLOWED}"
+
+
+def unread_fingerprint(path: Path) -> str:
+    """A stable stand-in for the checksum of a delivery that is refused unread (a link is
+    known by its own text, never by what it points to)."""
+    target = os.readlink(path) if os.path.islink(path) else ""
+    return hashlib.sha256(f"not read\0{path}\0{target}".encode()).hexdigest()
 
 
 class ConfigError(Exception):
@@ -119,10 +259,36 @@ class Source:
     optional: bool = False  # a path that matches no file is not an error
     period: PeriodRule | None = None  # None: every file adds its lines
     series: str = ""  # replacements happen within one series (default: the path as written)
+    folders: Folders | None = None  # where files may be read from (None: anywhere)
+    strict: bool = False  # a match that may not be read is a ConfigError (the host's files)
+
+    def _matches(self) -> list[tuple[Path, str | None]]:
+        """Every match (a broken link too), with the reason it may not be read, or None."""
+        paths = sorted(Path(p) for p in glob.glob(self.pattern) if os.path.lexists(p))
+        if self.folders is None:
+            return [(path, None) for path in paths if path.exists()]
+        return [(path, self.folders.refusal(path)) for path in paths]
 
     def files(self) -> list[Path]:
-        """Each matching file, or folder (a folder of e-invoices is one delivery)."""
-        return sorted(Path(p) for p in glob.glob(self.pattern) if Path(p).exists())
+        """Each matching file, or folder (a folder of e-invoices is one delivery), that may be
+        read. A match that may not be read (a symbolic link, ...) is left to `refused()`;
+        with `strict` it is a ConfigError instead."""
+        matches = self._matches()
+        if self.strict:
+            for path, reason in matches:
+                if reason:
+                    raise ConfigError(f"{self.where}.path: {path} {reason}")
+        return [path for path, reason in matches if reason is None]
+
+    def refused(self) -> list[tuple[Path, str]]:
+        """The matches that may not be read, each with why: '<path> <reason>' in messages.
+        They are never opened, so no message can quote their content."""
+        return [(path, reason) for path, reason in self._matches() if reason]
+
+    def shown(self, path: Path) -> str:
+        """A match as messages name it: relative to the cooperation's folder (or allowed
+        folder) it is in."""
+        return path.name if self.folders is None else self.folders.shown(path)
 
     def declared_period(self, path: Path) -> DeclaredPeriod | None:
         """The series and period a file covers (None: the file only adds its lines)."""
@@ -164,10 +330,18 @@ class Cooperation:
     duplicate_max_pairs_per_supplier: int = DEFAULT_DUPLICATE_MAX_PAIRS_PER_SUPPLIER
     catch_all_payees: tuple[str, ...] = field(default=())
     unmapped_warning_share: float = DEFAULT_UNMAPPED_WARNING_SHARE
+    limits: Limits = field(default_factory=Limits)
+    allowed_folders: tuple[Path, ...] = field(default=())  # besides the config's, absolute
+    follow_symlinks: bool = False
 
     @property
     def root(self) -> Path:
         return self.config_path.parent
+
+    @property
+    def folders(self) -> Folders:
+        """Where this cooperation's files may be read from (see Folders)."""
+        return Folders(self.root, self.allowed_folders, self.follow_symlinks)
 
     @property
     def member_ids(self) -> list[str]:
@@ -218,6 +392,9 @@ _TOP_KEYS = {
     "municipalities",
     "price_lists",
     "supplier_registers",
+    "limits",
+    "allowed_folders",
+    "follow_symlinks",
 }
 _COOPERATION_KEYS = {
     "name",
@@ -245,6 +422,7 @@ class _Reader:
 
     def __init__(self, config_path: Path):
         self.config_path = config_path
+        self.folders = Folders(config_path.parent)  # with allowed_folders once read
 
     def fail(self, where: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.config_path}: {where}: {problem}")
@@ -280,36 +458,61 @@ class _Reader:
 
     def path(self, value: Any, where: str, must_exist: bool = True) -> Path:
         path = self.config_path.parent / self.text(value, where)
-        if must_exist and not path.is_file():
-            raise self.fail(where, f"file not found: {path}")
+        if must_exist:
+            self.readable(path, where)
+            if not path.is_file():
+                raise self.fail(where, f"file not found: {path}")
         return path.resolve() if must_exist else path
+
+    def readable(self, path: Path, where: str, platform: bool = False) -> None:
+        """A file the configuration names must be inside the cooperation's folders (or, with
+        `platform`, the shipped profiles) and reached without a refused link."""
+        reason = self.folders.problem(path, platform)
+        if reason:
+            raise self.fail(where, f"{os.path.abspath(path)} {reason}")
 
     def flag(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):
             raise self.fail(where, f"{value!r} must be true or false")
         return value
 
-    def source(self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS) -> Source:
+    def source(
+        self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS, strict: bool = False
+    ) -> Source:
+        """A `path` + `profile` entry. The path (of a glob: the part before its first
+        wildcard) must be inside the cooperation's folders; `strict` (the host's own files):
+        a match that may not be read is an error here, not a rejected delivery at run time."""
         entry = self.mapping(value, where, keys, {"path", "profile"})
         raw = self.text(entry["path"], f"{where}.path")
         pattern = str(self.config_path.parent / raw)
+        fixed = Path(pattern).parts
+        fixed = fixed[: next((i for i, p in enumerate(fixed) if glob.has_magic(p)), len(fixed))]
+        if self.folders.home(Path(*fixed)) is None:
+            raise self.fail(f"{where}.path", f"{os.path.abspath(pattern)} {self.folders.outside()}")
         optional = self.flag(entry.get("optional", False), f"{where}.optional")
-        if not optional and not any(Path(p).exists() for p in glob.glob(pattern)):
+        if not optional and not any(os.path.lexists(p) for p in glob.glob(pattern)):
             problem = "no file matches" if glob.has_magic(raw) else "file not found:"
             raise self.fail(
                 f"{where}.path",
                 f"{problem} {pattern} (write `optional: true` if that is expected)",
             )
         profile = self.text(entry["profile"], f"{where}.profile")
+        if profile.endswith((".yaml", ".yml")):  # a profile file, not a shipped profile's name
+            self.readable(self.config_path.parent / profile, f"{where}.profile", platform=True)
         series = self.text(entry["series"], f"{where}.series") if "series" in entry else raw
-        return Source(
+        source = Source(
             pattern=pattern,
             profile=profile,
             where=where,
             optional=optional,
             period=self.period(entry.get("period"), f"{where}.period"),
             series=series,
+            folders=self.folders,
+            strict=strict,
         )
+        for path, reason in source.refused() if strict else ():
+            raise self.fail(f"{where}.path", f"{path} {reason}")
+        return source
 
     def period(self, value: Any, where: str) -> PeriodRule | None:
         if value is None:
@@ -332,10 +535,14 @@ class _Reader:
             )
         return PeriodRule(from_name=pattern)
 
-    def sources(self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS) -> tuple[Source, ...]:
+    def sources(
+        self, value: Any, where: str, keys: set[str] = _SOURCE_KEYS, strict: bool = False
+    ) -> tuple[Source, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail(where, "expected a list of {path, profile} entries")
-        return tuple(self.source(item, f"{where}[{i}]", keys) for i, item in enumerate(value))
+        return tuple(
+            self.source(item, f"{where}[{i}]", keys, strict) for i, item in enumerate(value)
+        )
 
 
 def _kind(value: Any) -> str:
@@ -359,6 +566,7 @@ def load_config(path: str | os.PathLike) -> Cooperation:
 
 def _parse(r: _Reader, document: Any) -> Cooperation:
     top = r.mapping(document, "top level", _TOP_KEYS, {"cooperation", "municipalities"})
+    r.folders = _folders(r, top.get("allowed_folders"), top.get("follow_symlinks", False))
     coop = r.mapping(
         top["cooperation"],
         "cooperation",
@@ -395,7 +603,7 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         warehouse=warehouse,
         snapshot=snapshot,
         reference=_reference(r, top.get("reference") or {}),
-        agreements=r.sources(top.get("agreements"), "agreements"),
+        agreements=r.sources(top.get("agreements"), "agreements", strict=True),
         members=members,
         thresholds=_thresholds(r, coop.get("thresholds"), country),
         thresholds_configured=coop.get("thresholds") is not None,
@@ -420,7 +628,26 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         unmapped_warning_share=_optional_share(
             r, coop.get("unmapped_warning_share"), DEFAULT_UNMAPPED_WARNING_SHARE
         ),
+        limits=_limits(r, top.get("limits")),
+        allowed_folders=r.folders.allowed,
+        follow_symlinks=r.folders.follow_symlinks,
     )
+
+
+def _folders(r: _Reader, value: Any, follow_symlinks: Any) -> Folders:
+    """`allowed_folders`: folders besides the config's own that files may be read from,
+    each relative to the config file (or absolute); `follow_symlinks`: read links whose
+    target is inside these folders (default: a link is never followed)."""
+    if value is not None and not isinstance(value, list):
+        raise r.fail("allowed_folders", "expected a list of folders, e.g. [../shared/data]")
+    allowed = []
+    for i, item in enumerate(value or []):
+        folder = r.config_path.parent / r.text(item, f"allowed_folders[{i}]")
+        if not folder.is_dir():
+            raise r.fail(f"allowed_folders[{i}]", f"not a folder: {os.path.abspath(folder)}")
+        allowed.append(Path(os.path.abspath(folder)))
+    follow = r.flag(follow_symlinks, "follow_symlinks")
+    return Folders(r.config_path.parent, tuple(allowed), follow)
 
 
 def _optional_fraction(r: _Reader, targets: dict, key: str) -> float | None:
@@ -450,7 +677,7 @@ def _standard_files(r: _Reader, value: Any, key: str) -> tuple[Source, ...]:
     for i, item in enumerate(value):
         where = f"{key}[{i}]"
         entry = r.mapping(item, where, _SOURCE_KEYS, {"path"})
-        sources.append(r.source({"profile": "canonical", **entry}, where))
+        sources.append(r.source({"profile": "canonical", **entry}, where, strict=True))
     return tuple(sources)
 
 
@@ -503,6 +730,16 @@ def _patterns(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
             raise r.fail(f"cooperation.{key}[{i}]", message) from None
         patterns.append(text)
     return tuple(patterns)
+
+
+def _limits(r: _Reader, value: Any) -> Limits:
+    entries = r.mapping(value or {}, "limits", set(LIMIT_KEYS), set())
+    checked = {}
+    for key, number in entries.items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise r.fail(f"limits.{key}", f"{number!r} must be a whole number ≥ 0")
+        checked[key] = number
+    return Limits(**checked)
 
 
 def _optional_share(r: _Reader, value: Any, default: float) -> float:

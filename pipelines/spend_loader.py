@@ -1,16 +1,22 @@
 """Load one spend delivery into the warehouse: every row loaded or rejected with its reason.
 
 The reader streams text batches into a staging table; one SQL statement per outcome
-then casts and checks every row. Row-level problems (a bad amount, an impossible
-date, a missing required value) send the row to `raw.rejected_rows`; file-level
-problems reject the delivery whole and leave the member's earlier data untouched.
+then casts and checks every row. Row-level problems (a bad amount, an amount or an invoice
+date outside the plausible range of `limits:`, a missing required value) send the row to
+`raw.rejected_rows`; file-level problems reject the delivery whole and leave the member's
+earlier data untouched. A file of which no row loads is a rejected delivery too (its
+rejected rows stay findable), and an unexpected error while one file is read or written
+rejects that file alone: the member's other files still load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
+import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,12 +32,102 @@ from pipelines.profiles import (
     SourceProfile,
     supplier_key,
 )
-from pipelines.settings import DeclaredPeriod
+from pipelines.settings import DeclaredPeriod, Limits
 from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
-from pipelines.sources.csv_file import CsvHeader
+from pipelines.sources.csv_file import CsvHeader, LineReport
+from pipelines.warehouse import AMOUNT
 
 STAGE = "_stage_spend"
-PLAUSIBLE_YEARS = (1990, 2100)  # an invoice date outside these years is rejected
+EARLIEST_INVOICE_DATE = date(1990, 1, 1)  # before: no invoice date is plausible
+# raw.spend_lines.amount_excl_vat is DECIMAL(18, 4): no line can hold more than this
+LINE_AMOUNT_CAP = 10**14 - 1
+# amounts are read as _WIDE; one of _HUGE or more is out of range before it is computed with
+# (DECIMAL(38, 4) holds less than 10^34; the difference of two amounts must fit too)
+_WIDE = "DECIMAL(38, 4)"
+_HUGE = f"CAST('1{'0' * 30}' AS {_WIDE})"
+_DECLARED_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})|-Q(?P<quarter>[1-4]))?")
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """The invoice dates a delivery can plausibly hold, and what a date outside is told."""
+
+    earliest: date
+    latest: date
+    too_early: str  # "... is <too_early>"
+    too_late: str
+
+    @classmethod
+    def around(
+        cls, limits: Limits, declared: DeclaredPeriod | None = None, today: date | None = None
+    ) -> DateWindow:
+        """`limits.invoice_date_years_before` / `_after` around the delivery's declared period
+        (a month, quarter or year); without one, up to `_after` years after the day the file
+        is loaded. Never before EARLIEST_INVOICE_DATE."""
+        before, after = limits.invoice_date_years_before, limits.invoice_date_years_after
+        period = _period_bounds(declared.period) if declared else None
+        floor = f"before {EARLIEST_INVOICE_DATE:%Y-%m-%d}, the earliest plausible invoice date"
+        if period is None:
+            today = today or date.today()
+            latest = _years_later(today, after)
+            return cls(
+                EARLIEST_INVOICE_DATE,
+                latest,
+                floor,
+                f"more than {_years(after)} after the day it is loaded, {today:%Y-%m-%d} "
+                f"(latest plausible date {latest:%Y-%m-%d}, limits.invoice_date_years_after)",
+            )
+        start, end = period
+        earliest, latest = _years_later(start, -before), _years_later(end, after)
+        return cls(
+            max(earliest, EARLIEST_INVOICE_DATE),
+            latest,
+            floor
+            if earliest < EARLIEST_INVOICE_DATE
+            else f"more than {_years(before)} before the delivery's period {declared.period} "
+            f"(earliest plausible date {earliest:%Y-%m-%d}, limits.invoice_date_years_before)",
+            f"more than {_years(after)} after the delivery's period {declared.period} "
+            f"(latest plausible date {latest:%Y-%m-%d}, limits.invoice_date_years_after)",
+        )
+
+
+def _years(count: int) -> str:
+    return f"{count} year{'' if count == 1 else 's'}"
+
+
+def _years_later(day: date, years: int) -> date:
+    """The same day `years` later (earlier when negative); 29 February becomes 28 February."""
+    year = min(max(day.year + years, 1), 9999)
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return day.replace(year=year, day=28)
+
+
+def _period_bounds(period: str) -> tuple[date, date] | None:
+    """First and last day of a declared period '2024-03', '2024-Q1' or '2024'; None for a
+    period that is no calendar period (`period: file` declares each file name)."""
+    found = _DECLARED_PERIOD.fullmatch(period)
+    if found is None:
+        return None
+    year = int(found["year"])
+    if found["month"]:
+        month = int(found["month"])
+        if not 1 <= month <= 12:
+            return None
+        first_month, last_month = month, month
+    elif found["quarter"]:
+        first_month = 3 * int(found["quarter"]) - 2
+        last_month = first_month + 2
+    else:
+        first_month, last_month = 1, 12
+    following = date(year + last_month // 12, last_month % 12 + 1, 1)
+    return date(year, first_month, 1), following - timedelta(days=1)
+
+
+def _spaced(number: int) -> str:
+    """1000000 → '1 000 000' (as the messages write amounts)."""
+    return f"{number:,}".replace(",", " ")
 
 
 @dataclass(frozen=True)
@@ -47,6 +143,7 @@ class DeliveryResult:
     amount_loaded: Decimal | None = None
     rows_excluded: int = 0
     recorded: bool = True  # False: nothing new was written (the file was seen before)
+    detail: str = ""  # an unexpected error's traceback, for the run's log (not recorded)
 
 
 def delivery_key(member_id: str, source_file: str, sha: str) -> str:
@@ -70,17 +167,39 @@ def file_sha256(path: Path) -> str:
 
 
 def _sql_text(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+    """A text as an SQL expression (a NUL character, which a literal cannot hold, as chr(0):
+    a header may carry one)."""
+    if value is None:
+        return "NULL"
+    return "'" + value.replace("'", "''").replace("\0", "' || chr(0) || '") + "'"
+
+
+@dataclass(frozen=True)
+class _RowRules:
+    """What a row is checked against besides its profile: the cooperation's currency (for
+    rows without one), the plausible invoice dates and the largest plausible amount."""
+
+    currency: str
+    window: DateWindow
+    max_amount: int
 
 
 class _Expressions:
     """SQL expressions that turn a profile's source columns into the standard fields."""
 
-    def __init__(self, profile: SourceProfile, header: CsvHeader, member_id: str, currency: str):
+    def __init__(self, profile: SourceProfile, header: CsvHeader, member_id: str, rules: _RowRules):
         self.profile = profile
         self.header = header
         self.member_id = member_id
-        self.default_currency = profile.currency or currency
+        self.default_currency = profile.currency or rules.currency
+        self.window = rules.window
+        max_amount = rules.max_amount
+        self.max_amount = min(max_amount, LINE_AMOUNT_CAP)
+        self.max_amount_key = (
+            "limits.max_amount"
+            if max_amount <= LINE_AMOUNT_CAP
+            else f"limits.max_amount {_spaced(max_amount)} is more than a line holds"
+        )
 
     def column(self, name: str) -> str:
         return f"nullif(trim(c{self.header.index(name)}), '')"
@@ -164,11 +283,13 @@ class _Expressions:
 
     def amount(self) -> str:
         """The amount excluding VAT: gross minus the VAT column where the source has one,
-        negated where the sign column holds one of the profile's negative values."""
+        negated where the sign column holds one of the profile's negative values; as
+        DECIMAL(38, 4), so that an amount too large for a line is seen and rejected (NULL:
+        not a number, or one far beyond any plausible amount)."""
         rule = self.profile.amount
-        amount = f"try_cast({self.number_text(self.field('amount_excl_vat'))} AS DECIMAL(18, 4))"
+        amount = self.computable("_gross")
         if rule.vat_column:
-            amount = f"({amount} - {self.vat()})"
+            amount = f"({amount} - coalesce({self.computable('_vat')}, 0))"
         if rule.sign_column:
             negative = ", ".join(_sql_text(v.upper()) for v in rule.negative_values)
             amount = (
@@ -177,12 +298,32 @@ class _Expressions:
             )
         return amount
 
+    def parsed_numbers(self) -> str:
+        """The amount (and VAT) columns read once as DECIMAL(38, 4), as `_gross` and `_vat`
+        (NULL: not a number, or one beyond what DECIMAL(38, 4) holds)."""
+        vat = self.profile.amount.vat_column
+        gross = self._wide(self.number_text(self.field("amount_excl_vat")))
+        vat = self._wide(self.number_text(self.source(vat))) if vat else "NULL"
+        return f"{gross} AS _gross, {vat} AS _vat"
+
+    @staticmethod
+    def _wide(number: str) -> str:
+        """As DECIMAL(18, 4) first: DuckDB reads text as DECIMAL(38, 4) some 20 times slower,
+        so only the few numbers too large for the first are read so."""
+        return f"coalesce(try_cast({number} AS {AMOUNT}), try_cast({number} AS {_WIDE}))"
+
+    @staticmethod
+    def computable(column: str) -> str:
+        """A parsed number, or NULL when it is so large (≥ 10^30) that computing with it
+        could overflow DECIMAL(38, 4) (the checks then say it is out of range)."""
+        return f"CASE WHEN abs({column}) < {_HUGE} THEN {column} END"
+
+    def is_number(self, text: str) -> str:
+        """The text is a finite number, of any size."""
+        return f"coalesce(isfinite(try_cast({self.number_text(text)} AS DOUBLE)), false)"
+
     def optional_number(self, name: str, scale: int) -> str:
         return f"try_cast({self.number_text(self.field(name))} AS DECIMAL(18, {scale}))"
-
-    def vat(self) -> str:
-        vat_text = self.number_text(self.source(self.profile.amount.vat_column))
-        return f"coalesce(try_cast({vat_text} AS DECIMAL(18, 4)), 0)"
 
     def number_text(self, text: str) -> str:
         """A number as the source writes it, as text DuckDB can cast."""
@@ -195,8 +336,9 @@ class _Expressions:
 
     def invoice_date(self) -> str:
         """The profile's formats in order, then ISO (what spreadsheets and XML give); the
-        first format that reads a plausible date wins, so that an early format cannot turn
-        a value into a far-off year that a later format reads right."""
+        first format that reads a plausible date (inside the delivery's DateWindow) wins, so
+        that an early format cannot turn a value into a far-off year that a later format
+        reads right."""
         value = self.field("invoice_date")
         formats = [*self.profile.csv.date_formats, DateFormat("%Y-%m-%d", "%Y-%m-%d")]
         parsed = list(
@@ -205,9 +347,10 @@ class _Expressions:
                 for f in formats
             )
         )
+        window = self.window
         plausible = [
-            f"CASE WHEN year({p}) BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
-            f"THEN {p} END"
+            f"CASE WHEN cast({p} AS DATE) BETWEEN DATE '{window.earliest:%Y-%m-%d}' "
+            f"AND DATE '{window.latest:%Y-%m-%d}' THEN {p} END"
             for p in parsed
         ]
         return f"cast(coalesce({', '.join(plausible + parsed)}) as date)"
@@ -245,15 +388,24 @@ class _Expressions:
             )
         date_formats = " or ".join(f.written for f in self.profile.csv.date_formats)
         checks += self._vat_check()
+        window, amount_text = self.window, self.field("amount_excl_vat")
+        out_of_range = (
+            f" is outside the plausible range of ±{_spaced(self.max_amount)} "
+            f"({self.max_amount_key})"
+        )
         checks += [
             f"WHEN invoice_date IS NULL THEN 'invoice_date ' || {self._quoted('invoice_date')}"
             f" || ' is not a valid date ({date_formats})'",
-            f"WHEN year(invoice_date) NOT BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
-            f"THEN 'invoice_date ' || {self._quoted('invoice_date')} || "
-            "' is not a plausible invoice date'",
-            f"WHEN amount_excl_vat IS NULL THEN 'amount_excl_vat ' || "
-            f"{self._quoted('amount_excl_vat')} || "
+            f"WHEN invoice_date < DATE '{window.earliest:%Y-%m-%d}' THEN 'invoice_date ' || "
+            f"{self._quoted('invoice_date')} || {_sql_text(' is ' + window.too_early)}",
+            f"WHEN invoice_date > DATE '{window.latest:%Y-%m-%d}' THEN 'invoice_date ' || "
+            f"{self._quoted('invoice_date')} || {_sql_text(' is ' + window.too_late)}",
+            f"WHEN amount_excl_vat IS NULL AND NOT {self.is_number(amount_text)} THEN "
+            f"'amount_excl_vat ' || {self._quoted('amount_excl_vat')} || "
             f"{_sql_text(f' is not a number (decimal separator {self.profile.csv.decimal})')}",
+            f"WHEN amount_excl_vat IS NULL OR abs(amount_excl_vat) > {self.max_amount} THEN "
+            f"'amount_excl_vat ' || {self._quoted('amount_excl_vat')} || {self._vat_part()}"
+            f" || {_sql_text(out_of_range)}",
             *self._optional_number_checks(),
             "WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN "
             "'currency ''' || currency || ''' is not a 3-letter currency code'",
@@ -265,11 +417,23 @@ class _Expressions:
 
     def _optional_number_checks(self) -> list[str]:
         decimal = _sql_text(f" is not a number (decimal separator {self.profile.csv.decimal})")
-        return [
-            f"WHEN {self.field(name)} IS NOT NULL AND {name} IS NULL THEN "
-            f"'{name} ' || {self._quoted(name)} || {decimal}"
-            for name in ("quantity", "unit_price")
-        ]
+        checks = []
+        for name, limit in (("quantity", 10**14 - 1), ("unit_price", 10**12 - 1)):
+            too_large = _sql_text(f" is outside the range a line can hold (±{_spaced(limit)})")
+            checks.append(
+                f"WHEN {self.field(name)} IS NOT NULL AND {name} IS NULL THEN "
+                f"'{name} ' || {self._quoted(name)} || "
+                f"CASE WHEN {self.is_number(self.field(name))} THEN {too_large} "
+                f"ELSE {decimal} END"
+            )
+        return checks
+
+    def _vat_part(self) -> str:
+        """With a VAT column the amount checked is the gross amount minus VAT: say so."""
+        if not self.profile.amount.vat_column:
+            return "''"
+        vat = self.source(self.profile.amount.vat_column)
+        return f"' minus VAT ' || '''' || coalesce({vat}, '') || ''''"
 
     def _vat_check(self) -> list[str]:
         if not self.profile.amount.vat_column:
@@ -277,9 +441,13 @@ class _Expressions:
         vat = self.source(self.profile.amount.vat_column)
         column = self.profile.amount.vat_column.pick(self.header.columns)
         problem = _sql_text(f"VAT (column {column!r}) is not a number")
+        out_of_range = _sql_text(
+            f"VAT (column {column!r}) is outside the plausible range of "
+            f"±{_spaced(self.max_amount)} ({self.max_amount_key})"
+        )
         return [
-            f"WHEN {vat} IS NOT NULL AND "
-            f"try_cast({self.number_text(vat)} AS DECIMAL(18, 4)) IS NULL THEN {problem}"
+            f"WHEN {vat} IS NOT NULL AND {self.computable('_vat')} IS NULL THEN "
+            f"CASE WHEN {self.is_number(vat)} THEN {out_of_range} ELSE {problem} END"
         ]
 
     def _describe(self, name: str) -> str:
@@ -307,19 +475,34 @@ def _check_columns(path: Path, profile: SourceProfile, header: CsvHeader) -> Non
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile, header: CsvHeader
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    profile: SourceProfile,
+    header: CsvHeader,
+    lines: LineReport | None = None,
+    limits: Limits | None = None,
 ) -> int:
+    """Stage every record of the file; `lines` (CSV): how its physical lines were read;
+    `limits`: the bounds of the readers that have some (pipelines.sources)."""
     columns = ", ".join(f"c{i} VARCHAR" for i in range(len(header.columns)))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
         "_parse_error VARCHAR, _raw_text VARCHAR)"
     )
+    reader = reader_for(profile.format, limits)
+    batches = (
+        reader.iter_batches(path, profile, header, report=lines)
+        if lines is not None
+        else reader.iter_batches(path, profile, header)
+    )
     rows = 0
-    for batch in reader_for(profile.format).iter_batches(path, profile, header):
+    for batch in batches:
         con.register("_batch", batch)
         con.execute(f"INSERT INTO {STAGE} SELECT * FROM _batch")
         con.unregister("_batch")
         rows += batch.num_rows
+    if lines is not None and not lines.balanced:  # never: each line is counted once
+        raise RuntimeError(f"{path.name}: the lines read do not add up: {lines}")
     if rows == 0:
         raise DeliveryRejected(f"{path.name}: the file has a header but no data rows")
     return rows
@@ -439,19 +622,22 @@ def _stage_art_lookup(con: duckdb.DuckDBPyConnection, expr: _Expressions) -> Non
     )
 
 
-def _read_header(path: Path, profile: SourceProfile) -> CsvHeader:
+def _read_header(path: Path, profile: SourceProfile, limits: Limits | None = None) -> CsvHeader:
     if path.is_dir() and profile.format not in FOLDER_FORMATS:
         raise DeliveryRejected(
             f"{path.name}: is a folder, but profile {profile.name!r} reads {profile.format} files"
         )
-    return reader_for(profile.format).read_header(path, profile)
+    return reader_for(profile.format, limits).read_header(path, profile)
 
 
 def _checked_rows_sql(expr: _Expressions) -> str:
     """Every staged row typed, with `_excluded` (the profile's exclude_rows reason; never for
     a row that could not be split into its columns) and `_reason` (why it is rejected)."""
     return f"""
-        WITH typed AS (
+        WITH numbers AS (
+            SELECT *, {expr.parsed_numbers()} FROM {STAGE}
+        ),
+        typed AS (
             SELECT
                 *,
                 {expr.municipality()} AS municipality_id,
@@ -460,7 +646,7 @@ def _checked_rows_sql(expr: _Expressions) -> str:
                 {expr.currency()} AS currency,
                 {expr.optional_number("quantity", 4)} AS quantity,
                 {expr.optional_number("unit_price", 6)} AS unit_price
-            FROM {STAGE}
+            FROM numbers
         )
         SELECT
             *,
@@ -510,7 +696,7 @@ def _insert_outcomes(
             amount_excl_vat, excluded_at
         )
         SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _excluded, {expr.raw_row()},
-               amount_excl_vat, ?
+               CASE WHEN abs(amount_excl_vat) <= {expr.max_amount} THEN amount_excl_vat END, ?
         FROM _stage_checked WHERE _excluded IS NOT NULL
         """,
         [delivery_id, source_file, loaded_at],
@@ -692,6 +878,17 @@ def record_rejection(
     return result
 
 
+# Failures of the warehouse or of the run itself (not of one file): they stop the run.
+_RUN_FAILURES = (
+    duckdb.FatalException,
+    duckdb.InternalException,
+    duckdb.ConnectionException,
+    duckdb.IOException,
+    duckdb.InterruptException,
+    duckdb.TransactionException,
+)
+
+
 def load_spend_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -701,11 +898,19 @@ def load_spend_file(
     cooperation_currency: str,
     declared: DeclaredPeriod | None = None,
     sha: str | None = None,
+    limits: Limits | None = None,
+    today: date | None = None,
 ) -> DeliveryResult:
     """Load one delivered file for one member. Idempotent: a file already recorded is not
     loaded again; a file rejected before is tried again (its profile may have been fixed).
     With a declared period, the delivery replaces the member's earlier deliveries of the
-    same series and period."""
+    same series and period. `limits` (the cooperation's `limits:`) bound the amounts and
+    invoice dates a row may have; `today` is the day the file is loaded (for tests).
+
+    The delivery is rejected whole when the file cannot be used, when no row of it loads,
+    or when anything unexpected goes wrong while it is read or written (then with the
+    error's first line): its transaction is rolled back and the next file is loaded as
+    usual. Only a failure of the warehouse itself stops the run."""
     sha = sha or file_sha256(path)
     source_file = str(path)
     delivery_id = delivery_key(member_id, source_file, sha)
@@ -718,53 +923,136 @@ def load_spend_file(
             _record(con, member_id, profile.name, earlier, loaded_at, series, period)
         return earlier
     _forget_rejected_attempt(con, delivery_id)
-    country = profile.country or cooperation_country
+    limits = limits or Limits()
+    window = DateWindow.around(limits, declared, today or loaded_at.date())
     con.execute("BEGIN TRANSACTION")
     try:
-        header = _read_header(path, profile)
-        _check_columns(path, profile, header)
-        expr = _Expressions(profile, header, member_id, cooperation_currency)
-        rows_read = _stage(con, path, profile, header)
-        _stage_org_numbers(con, expr, country)
-        _stage_art_mapping(con, profile, country)
-        _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country)
-        loaded, amount = con.execute(
-            "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
-            [delivery_id],
-        ).fetchone()
-        excluded = con.execute(
-            "SELECT count(*) FROM raw.excluded_rows WHERE delivery_id = ?", [delivery_id]
-        ).fetchone()[0]
-        rejected = rows_read - loaded - excluded
-        outcome = [f"{loaded} rows loaded"] + [
-            f"{count} {what}"
-            for count, what in ((excluded, "excluded"), (rejected, "rejected"))
-            if count
-        ]
-        result = DeliveryResult(
-            delivery_id,
-            source_file,
-            sha,
-            "loaded",
-            ", ".join(outcome),
-            rows_read,
-            loaded,
-            rejected,
-            amount,
-            rows_excluded=excluded,
+        result = _load_rows(
+            con,
+            path,
+            member_id,
+            profile,
+            profile.country or cooperation_country,
+            _RowRules(cooperation_currency, window, limits.max_amount),
+            (delivery_id, source_file, sha, loaded_at),
+            limits,
         )
         _record(con, member_id, profile.name, result, loaded_at, series, period)
-        if declared is not None and loaded:
+        if declared is not None and result.status == "loaded" and result.rows_loaded:
             _replace_earlier_deliveries(con, member_id, delivery_id, declared, path.name, loaded_at)
         con.execute("COMMIT")
     except DeliveryRejected as problem:
         con.execute("ROLLBACK")
         result = DeliveryResult(delivery_id, source_file, sha, "rejected", str(problem))
         _record(con, member_id, profile.name, result, loaded_at, series, period)
-    except BaseException:
+    except _RUN_FAILURES:
+        _rollback(con)
+        raise
+    except Exception as error:  # this file's problem: reject it, go on with the next
         con.execute("ROLLBACK")
+        result = DeliveryResult(
+            delivery_id,
+            source_file,
+            sha,
+            "rejected",
+            unexpected_error_message(path, error),
+            detail=traceback.format_exc(),
+        )
+        _record(con, member_id, profile.name, result, loaded_at, series, period)
+    except BaseException:
+        _rollback(con)
         raise
     finally:
         for table in (STAGE, "_stage_checked", "_stage_org_numbers", "_stage_art_map"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back on the way out of a failure that stops the run; a connection that cannot
+    even do that must not hide the failure itself."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def unexpected_error_message(path: Path, error: BaseException) -> str:
+    """One line for an error nobody foresaw: the file, the error's kind and first line."""
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    if len(text) > 300:
+        text = text[:297] + "..."
+    kind = type(error).__name__
+    return (
+        f"{path.name}: could not be loaded ({kind}{': ' + text if text else ''}); "
+        "an unexpected error, this file alone is rejected"
+    )
+
+
+def _load_rows(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    member_id: str,
+    profile: SourceProfile,
+    country: str,
+    rules: _RowRules,
+    delivery: tuple[str, str, str, datetime],
+    limits: Limits | None = None,
+) -> DeliveryResult:
+    """Read, check and insert every row of one file (inside the caller's transaction); the
+    outcome to record: loaded, or rejected when no row loads."""
+    delivery_id, source_file, sha, loaded_at = delivery
+    header = _read_header(path, profile, limits)
+    _check_columns(path, profile, header)
+    expr = _Expressions(profile, header, member_id, rules)
+    lines = LineReport() if profile.format == "csv" else None
+    rows_read = _stage(con, path, profile, header, lines, limits)
+    _stage_org_numbers(con, expr, country)
+    _stage_art_mapping(con, profile, country)
+    _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country)
+    loaded, amount = con.execute(
+        "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
+        [delivery_id],
+    ).fetchone()
+    excluded = con.execute(
+        "SELECT count(*) FROM raw.excluded_rows WHERE delivery_id = ?", [delivery_id]
+    ).fetchone()[0]
+    rejected = rows_read - loaded - excluded
+    counts = ((excluded, "excluded"), (rejected, "rejected"))
+    outcome = [f"{loaded} rows loaded"] + [f"{count} {what}" for count, what in counts if count]
+    message = ", ".join(outcome)
+    if lines is not None and lines.lines != lines.records:  # blank lines, quoted line breaks
+        message += f" ({lines.describe()})"
+    status = "loaded"
+    if loaded == 0 and rejected:  # nothing of the file loads: a rejected delivery
+        status, message = "rejected", _nothing_loads(con, path, delivery_id, rejected, excluded)
+    return DeliveryResult(
+        delivery_id,
+        source_file,
+        sha,
+        status,
+        message,
+        rows_read,
+        loaded,
+        rejected,
+        amount,
+        rows_excluded=excluded,
+    )
+
+
+def _nothing_loads(
+    con: duckdb.DuckDBPyConnection, path: Path, delivery_id: str, rejected: int, excluded: int
+) -> str:
+    """Why a file of which no row loads is rejected: its most frequent reason."""
+    reason, count = con.execute(
+        "SELECT reason, count(*) FROM raw.rejected_rows WHERE delivery_id = ? "
+        "GROUP BY reason ORDER BY count(*) DESC, min(source_row) LIMIT 1",
+        [delivery_id],
+    ).fetchone()
+    what = (
+        f"every row is rejected ({rejected})"
+        if not excluded
+        else f"no row loads ({rejected} rejected, {excluded} excluded)"
+    )
+    return (
+        f"{path.name}: {what}; most often: {reason} ({count} row{'s' if count != 1 else ''}). "
+        "The rows are in rejected_rows; the member's earlier data stays"
+    )

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-AMOUNT = "DECIMAL(18, 4)"
+AMOUNT = "DECIMAL(18, 4)"  # one line's amount (the loader rejects larger ones)
+# a sum of lines' amounts: wide enough for any number of lines of the largest amount
+TOTAL = "DECIMAL(38, 4)"
 MEMORY_ENV_VAR = "SAMKJOP_DUCKDB_MEMORY"  # also read by dbt_project/profiles.yml
 
 RAW_TABLES: dict[str, str] = {
@@ -65,7 +67,7 @@ RAW_TABLES: dict[str, str] = {
         rows_read BIGINT NOT NULL,
         rows_loaded BIGINT NOT NULL,
         rows_rejected BIGINT NOT NULL,
-        amount_loaded {AMOUNT},
+        amount_loaded {TOTAL},
         first_invoice_date DATE,
         last_invoice_date DATE,
         status VARCHAR NOT NULL,
@@ -81,7 +83,7 @@ RAW_TABLES: dict[str, str] = {
         replaced_at TIMESTAMP NOT NULL,
         reason VARCHAR NOT NULL,
         rows_replaced BIGINT,
-        amount_replaced {AMOUNT}
+        amount_replaced {TOTAL}
     """,
     "excluded_rows": f"""
         delivery_id VARCHAR NOT NULL,
@@ -202,15 +204,29 @@ DELIVERY_TABLES = (
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw tables; a warehouse of an earlier version gets the columns added
-    since (always at the end of a table, so positional inserts stay right)."""
+    since (always at the end of a table, so positional inserts stay right), and its totals
+    widened to TOTAL (an earlier version summed them in AMOUNT, which can overflow)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    existing: dict[tuple[str, str], str] = {
+        (table, column): data_type.replace(" ", "")
+        for table, column, data_type in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = 'raw'"
+        ).fetchall()
+    }
     for table, columns in RAW_TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} ({columns})")
-        for column in _column_definitions(columns):
-            con.execute(
-                f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS "
-                f"{column.removesuffix(' NOT NULL')}"
-            )
+        if not any(key[0] == table for key in existing):
+            con.execute(f"CREATE TABLE raw.{table} ({columns})")
+            continue
+        for definition in _column_definitions(columns):
+            column, data_type = definition.split()[0], definition.split()[1:3]
+            current = existing.get((table, column))
+            if current is None:
+                con.execute(
+                    f"ALTER TABLE raw.{table} ADD COLUMN {definition.removesuffix(' NOT NULL')}"
+                )
+            elif data_type == TOTAL.split() and current != TOTAL.replace(" ", ""):
+                con.execute(f"ALTER TABLE raw.{table} ALTER COLUMN {column} TYPE {TOTAL}")
 
 
 def _column_definitions(columns: str) -> list[str]:

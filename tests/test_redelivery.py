@@ -73,10 +73,12 @@ def _replacements(cooperation) -> list[tuple]:
 
 def test_monthly_files_with_outlier_dates_never_replace_each_other(tmp_path):
     """A council's monthly files carry old and mistyped invoice dates, so their date
-    ranges nest: each declared month still adds its lines."""
-    _spend(tmp_path, "2021-01.csv", [("A", "2012-05-01", "10"), ("B", "2021-01-31", "20")], 1)
+    ranges nest: each declared month still adds its lines. (Dates more than
+    limits.invoice_date_years_before / _after around the period are rejected:
+    tests/test_plausible_values.py.)"""
+    _spend(tmp_path, "2021-01.csv", [("A", "2016-05-01", "10"), ("B", "2021-01-31", "20")], 1)
     _spend(tmp_path, "2021-02.csv", [("C", "2021-02-03", "30")], 2)
-    _spend(tmp_path, "2021-03.csv", [("D", "2014-01-01", "40"), ("E", "2022-12-01", "50")], 3)
+    _spend(tmp_path, "2021-03.csv", [("D", "2017-01-01", "40"), ("E", "2022-03-01", "50")], 3)
     cooperation = _cooperation(tmp_path)
     results = load_member_deliveries(cooperation, "5037", LOG)
     assert [r.status for r in results] == ["loaded"] * 3

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import DBT_PROJECT_DIR, ConfigError, load_config
+from pipelines.settings import DBT_PROJECT_DIR, ConfigError, Limits, load_config
 from tests.conftest import CONFIG, write
 
 
@@ -136,3 +136,22 @@ def test_duplicate_window_days_defaults_to_7_and_reaches_dbt(innherred: Path):
     cooperation = load_config(write(innherred, text))
     assert dbt_vars(cooperation)["duplicate_window_days"] == 3
     assert dbt_vars(cooperation)["thresholds"] == [100_000, 1_300_000, 2_300_000]
+
+
+def test_limits_default_and_are_read_with_their_keys_checked(innherred: Path):
+    cooperation = load_config(innherred)
+    assert cooperation.limits == Limits()
+    assert (cooperation.allowed_folders, cooperation.follow_symlinks) == ((), False)
+    text = CONFIG + "limits:\n  xlsx_max_rows: 5000\n  xml_max_file_bytes: 1000000\n"
+    limits = load_config(write(innherred, text)).limits
+    assert (limits.xlsx_max_rows, limits.xml_max_file_bytes) == (5000, 1_000_000)
+    assert limits.xlsx_max_part_bytes == Limits().xlsx_max_part_bytes
+    write(innherred, CONFIG + "limits:\n  xlsx_max_rows: many\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(innherred)
+    assert str(error.value) == (
+        f"{innherred}: limits.xlsx_max_rows: 'many' must be a whole number ≥ 0"
+    )
+    write(innherred, CONFIG + "limits:\n  xlsx_rows: 5\n")
+    with pytest.raises(ConfigError, match=r"limits: unknown key 'xlsx_rows' \(allowed keys: "):
+        load_config(innherred)

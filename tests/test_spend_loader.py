@@ -110,7 +110,7 @@ def test_row_level_problems_go_to_rejected_rows_and_the_rest_loads(con, tmp_path
     assert reasons[1] == "invoice_date '30.02.2024' is not a valid date (%d.%m.%Y)"
     assert reasons[2] == "amount_excl_vat 'ti kroner' is not a number (decimal separator ,)"
     assert reasons[3] == "missing required value: invoice_id (column 'Bilagsnr')"
-    assert reasons[4] == "the row has 3 fields, the header has 7"
+    assert reasons[4] == "line 5: the row has 3 fields, the header has 7"
     raw = con.execute("SELECT raw_row FROM raw.rejected_rows WHERE source_row = 2").fetchone()[0]
     assert '"Beløp eks mva":"ti kroner"' in raw
 

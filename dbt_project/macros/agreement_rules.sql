@@ -34,5 +34,5 @@
     on-agreement spend, as an amount.
 #}
 {% macro off_agreement_spend(covered_spend, on_agreement_spend) -%}
-    cast({{ covered_spend }} - {{ on_agreement_spend }} as decimal(18, 4))
+    cast({{ covered_spend }} - {{ on_agreement_spend }} as decimal(38, 4))
 {%- endmacro %}

@@ -10,9 +10,14 @@ A delivery is one XML file or a folder of them (`*.xml`, read in name order, rec
 numbered continuously). In a folder, a file that cannot be used becomes one row with
 `_parse_error` set; a single file that cannot be used rejects the delivery.
 
-The module also holds the XML safety rules shared with the SAF-T reader: no DTDs (a
-DOCTYPE rejects the file, so no entity is ever expanded: billion laughs, XXE), no
-network access, libxml2's default size limits (`huge_tree=False`) and a file-size cap.
+The module also holds the XML safety rules shared with the SAF-T and Excel readers: no
+DTDs (a DOCTYPE rejects the file, so no entity is ever expanded: billion laughs, XXE), no
+network access, libxml2's default limits (`huge_tree=False`: text nodes up to 10 MB,
+elements nested up to 256 levels) and a file-size cap (`limits.xml_max_file_bytes` in
+cooperation.yml for an e-invoice). One e-invoice is parsed whole, so memory is
+proportional to the largest document, which the caps bound: its size and the number of its
+elements (`limits.xml_max_elements`; a tree of empty elements takes about forty times
+their bytes).
 
 What is *not* in the line records: document-level allowances and charges
 (`cac:AllowanceCharge` directly under the root, e.g. freight). They make up the difference
@@ -22,15 +27,19 @@ between `LegalMonetaryTotal/LineExtensionAmount` (= the sum of the lines) and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 import pyarrow as pa
 from lxml import etree
 
-from pipelines.sources import DeliveryRejected
+from pipelines.settings import Limits
+from pipelines.sources import DeliveryRejected, grouped
 from pipelines.sources.csv_file import CsvHeader
 
 COLUMNS: tuple[str, ...] = (
@@ -58,7 +67,6 @@ COLUMNS: tuple[str, ...] = (
 )
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
-MAX_FILE_BYTES = 50 * 1024 * 1024  # e-invoices, attachments included, are far smaller
 RAW_TEXT_LIMIT = 500
 UNIT_PRICE_EXPONENT = Decimal("0.000001")  # raw.spend_lines.unit_price is DECIMAL(18, 6)
 
@@ -106,11 +114,11 @@ def localname(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
-def _check_size(path: Path, max_bytes: int) -> None:
+def _check_size(path: Path, max_bytes: int, limit: str) -> None:
     size = path.stat().st_size
     if size > max_bytes:
         raise XmlFileProblem(
-            f"the file is {size:,} bytes, larger than the limit of {max_bytes:,} bytes"
+            f"the file is {grouped(size)} bytes, more than {limit} ({grouped(max_bytes)})"
         )
     if size == 0:
         raise XmlFileProblem("the file is empty")
@@ -121,16 +129,27 @@ def safe_iterparse(
     events: tuple[str, ...] = ("end",),
     tag: Sequence[str] | None = None,
     max_bytes: int | None = None,
+    limit: str = "limits.xml_max_file_bytes",
 ) -> Iterator[tuple[str, etree._Element]]:
-    """lxml.iterparse with the safety rules: size cap, no DTD/entities, no network.
+    """lxml.iterparse with the safety rules: size cap (`max_bytes`, default that of
+    `limits.xml_max_file_bytes`; `limit` names it in the message), no DTD/entities, no
+    network. See `safe_events` for the problems raised."""
+    _check_size(path, Limits().xml_max_file_bytes if max_bytes is None else max_bytes, limit)
+    yield from safe_events(str(path), events, tag)
 
-    Raises XmlFileProblem for a file that is too large, declares a DOCTYPE or is not
-    well-formed (truncated, wrong encoding, ...). The DOCTYPE is checked at the first
+
+def safe_events(
+    source: str | IO[bytes],
+    events: tuple[str, ...] = ("end",),
+    tag: Sequence[str] | None = None,
+) -> Iterator[tuple[str, etree._Element]]:
+    """lxml.iterparse of a file name or an open binary stream, without DTD, entities or
+    network. Raises XmlFileProblem for a DOCTYPE, a document that is not well-formed
+    (truncated, wrong encoding, ...) or one beyond libxml2's limits (nesting, text node
+    size), in plain words with the line and column. The DOCTYPE is checked at the first
     event, before any content is handed to the caller; with `resolve_entities=False`
-    libxml2 does not substitute entities before that either.
-    """
-    _check_size(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
-    context = etree.iterparse(str(path), events=events, tag=tag, **_SAFE_PARSER_OPTIONS)
+    libxml2 does not substitute entities before that either."""
+    context = etree.iterparse(source, events=events, tag=tag, **_SAFE_PARSER_OPTIONS)
     checked = False
     try:
         for event, element in context:
@@ -139,14 +158,31 @@ def safe_iterparse(
                 checked = True
             yield event, element
     except etree.XMLSyntaxError as error:
-        if "XML_PARSE_HUGE" in str(error):
-            raise XmlFileProblem(
-                "a text node (e.g. an embedded attachment) exceeds the parser's 10 MB "
-                f"safety limit: {error}"
-            ) from None
-        raise XmlFileProblem(f"not well-formed XML: {error}") from None
+        raise XmlFileProblem(syntax_problem(error)) from None
     except UnicodeDecodeError as error:
         raise XmlFileProblem(f"cannot be decoded: {error}") from None
+
+
+def syntax_problem(error: etree.XMLSyntaxError) -> str:
+    """libxml2's complaint in plain words: its own safety limits named as limits."""
+    message = (error.msg or str(error)).split(", line ")[0]
+    line, column = error.position if error.position else (error.lineno, error.offset)
+    where = f"line {line}, column {column}"
+    depth = re.match(r"Excessive depth in document: (\d+)", message)
+    if depth:
+        return (
+            f"elements are nested deeper than {depth.group(1)} levels, the XML parser's "
+            f"safety limit ({where})"
+        )
+    if "Text node too long" in message:
+        return (
+            "a text node (e.g. an embedded attachment) is longer than 10 000 000 characters, "
+            f"the XML parser's safety limit ({where})"
+        )
+    if "XML_PARSE_HUGE" in message:
+        reason = message.split(", use XML_PARSE_HUGE")[0].split(", try XML_PARSE_HUGE")[0]
+        return f"beyond one of the XML parser's safety limits: {reason} ({where})"
+    return f"not well-formed XML: {message} ({where})"
 
 
 def _reject_doctype(element: etree._Element) -> None:
@@ -163,9 +199,11 @@ def _reject_doctype(element: etree._Element) -> None:
         )
 
 
-def root_element_name(path: Path, max_bytes: int | None = None) -> etree.QName:
+def root_element_name(
+    path: Path, max_bytes: int | None = None, limit: str = "limits.xml_max_file_bytes"
+) -> etree.QName:
     """The root element's name, reading no further than its start tag (plus the checks)."""
-    events = safe_iterparse(path, events=("start",), max_bytes=max_bytes)
+    events = safe_iterparse(path, events=("start",), max_bytes=max_bytes, limit=limit)
     try:
         for _event, element in events:
             return etree.QName(element)
@@ -310,12 +348,19 @@ def _attribute(element: etree._Element | None, path: str, name: str) -> str | No
     return value or None
 
 
-def _parse_document(path: Path) -> etree._Element:
-    """The whole document (e-invoices are small), parsed under the safety rules."""
+def _parse_document(path: Path, limits: Limits) -> etree._Element:
+    """The whole document (e-invoices are small), parsed under the safety rules and held to
+    `limits.xml_max_elements` (a tree takes up to forty times the bytes of its elements)."""
     root = None
-    for _event, element in safe_iterparse(path, events=("start",)):
+    events = safe_iterparse(path, ("start",), max_bytes=limits.xml_max_file_bytes)
+    for count, (_event, element) in enumerate(events, start=1):
         if root is None:
             root = element
+        if count > limits.xml_max_elements:
+            raise XmlFileProblem(
+                "the document holds more XML elements than limits.xml_max_elements "
+                f"({grouped(limits.xml_max_elements)})"
+            )
     if root is None:
         raise XmlFileProblem("the file has no root element")
     return root
@@ -330,8 +375,8 @@ def _document_type(name: etree.QName) -> str:
     raise XmlFileProblem(f"the root element is {shown}, not a UBL Invoice or CreditNote")
 
 
-def _check_ehf_file(path: Path) -> None:
-    _document_type(etree.QName(_parse_document(path)))
+def _check_ehf_file(path: Path, limits: Limits) -> None:
+    _document_type(etree.QName(_parse_document(path, limits)))
 
 
 def _supplier(party: etree._Element | None) -> tuple[str | None, str | None, str | None]:
@@ -382,8 +427,8 @@ def _item_classification(item: etree._Element | None) -> tuple[str | None, str |
     return codes[0] if codes else (None, None)
 
 
-def _ehf_records(path: Path) -> Iterator[Record]:
-    root = _parse_document(path)
+def _ehf_records(path: Path, limits: Limits) -> Iterator[Record]:
+    root = _parse_document(path, limits)
     document_type = _document_type(etree.QName(root))
     credit = document_type == "credit_note"
     line_tag = "cac:CreditNoteLine" if credit else "cac:InvoiceLine"
@@ -510,16 +555,24 @@ def _unit_price(line: etree._Element) -> str | None:
     return decimal_text(price)
 
 
-def read_header(path: Path, profile: object = None) -> CsvHeader:
-    """Cheap sanity check: a single file must be a well-formed, DTD-free Invoice/CreditNote."""
-    return check_delivery(path, _check_ehf_file, "EHF/Peppol BIS 3 invoice or credit note")
+def read_header(path: Path, profile: object = None, *, limits: Limits | None = None) -> CsvHeader:
+    """Cheap sanity check: a single file must be a well-formed, DTD-free Invoice/CreditNote
+    within `limits.xml_max_file_bytes`."""
+    check = partial(_check_ehf_file, limits=limits or Limits())
+    return check_delivery(path, check, "EHF/Peppol BIS 3 invoice or credit note")
 
 
 def iter_batches(
-    path: Path, profile: object, header: CsvHeader, batch_rows: int = 100_000
+    path: Path,
+    profile: object,
+    header: CsvHeader,
+    batch_rows: int = 100_000,
+    *,
+    limits: Limits | None = None,
 ) -> Iterator[pa.Table]:
     """One row per invoice / credit note line of every document of the delivery."""
-    records = delivery_records(path, _ehf_records, "EHF/Peppol BIS 3 invoice or credit note")
+    read_file = partial(_ehf_records, limits=limits or Limits())
+    records = delivery_records(path, read_file, "EHF/Peppol BIS 3 invoice or credit note")
     yield from record_batches(records, batch_rows)
 
 
@@ -542,12 +595,12 @@ class DocumentTotals:
     charge_total_amount: Decimal | None
 
 
-def iter_document_totals(path: Path) -> Iterator[DocumentTotals]:
+def iter_document_totals(path: Path, limits: Limits | None = None) -> Iterator[DocumentTotals]:
     """`LegalMonetaryTotal` of every usable document of a delivery (unusable ones skipped:
     iter_batches reports them)."""
     for file in delivery_files(path):
         try:
-            root = _parse_document(file)
+            root = _parse_document(file, limits or Limits())
             document_type = _document_type(etree.QName(root))
         except XmlFileProblem:
             continue

@@ -1,8 +1,10 @@
 """Reader for Norwegian SAF-T Financial (v1.30, and the older v1.10 layout).
 
-Streams the file once with lxml.iterparse, releasing every element once used, so memory
-stays flat for files of hundreds of MB (in a folder delivery each file is streamed twice:
-first checked whole, so that a broken file gives one error row and no postings). The
+Streams the file once with lxml.iterparse, releasing every element once used (and, with
+it, whatever came before it, unknown elements too), so memory stays flat for files of
+hundreds of MB: it holds the accounts and suppliers, and one transaction (or other
+container the scan stops at) at a time. In a folder delivery each file is streamed twice:
+first checked whole, so that a broken file gives one error row and no postings. The
 schema's order puts `MasterFiles` (accounts, suppliers) before `GeneralLedgerEntries`, so
 postings are resolved as they stream by. Elements are matched by local name: v1.10/v1.30
 files use the namespace `urn:StandardAuditFile-Taxation-Financial:NO` (default or
@@ -75,6 +77,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 4 * 1024**3  # SAF-T files are streamed; this only bounds the work
+SIZE_LIMIT = "the SAF-T reader's limit"  # MAX_FILE_BYTES, as messages name it
 SAFT_NAMESPACE_PREFIX = "urn:StandardAuditFile-Taxation-Financial"
 WHAT = "SAF-T Financial file"
 
@@ -184,12 +187,15 @@ class LedgerTotals:
 
 
 def _release(element: etree._Element) -> None:
-    """Free a processed element and everything before it among its siblings."""
+    """Free a processed element and everything before it among its siblings, and before
+    each of its ancestors among theirs: finished sections (Header, MasterFiles) and any
+    element the scan does not use (unknown ones too) between two that it does."""
     element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
+    node = element
+    while (parent := node.getparent()) is not None:
+        while node.getprevious() is not None:
             del parent[0]
+        node = parent
 
 
 def _local(tag: str) -> str:
@@ -229,7 +235,7 @@ class _Fields:
 
 
 def _check_saft_file(path: Path) -> None:
-    name = root_element_name(path, MAX_FILE_BYTES)
+    name = root_element_name(path, MAX_FILE_BYTES, SIZE_LIMIT)
     if name.localname != "AuditFile" or not (
         name.namespace is None or name.namespace.startswith(SAFT_NAMESPACE_PREFIX)
     ):
@@ -250,7 +256,8 @@ class _Scan:
 
     def records(self) -> Iterator[Record]:
         _check_saft_file(self.path)
-        for _event, element in safe_iterparse(self.path, ("end",), _TAGS, MAX_FILE_BYTES):
+        events = safe_iterparse(self.path, ("end",), _TAGS, MAX_FILE_BYTES, SIZE_LIMIT)
+        for _event, element in events:
             name = _local(element.tag)
             parent = element.getparent()
             if parent is None or _local(parent.tag) not in _CONTAINERS[name]:

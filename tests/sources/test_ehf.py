@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from decimal import Decimal
@@ -14,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipelines.sources import DeliveryRejected, ehf
+from pipelines.settings import Limits
+from pipelines.sources import DeliveryRejected, ehf, grouped
 from pipelines.sources.csv_file import CsvHeader
 
 REFERENCE = Path(os.environ.get("SAMKJOP_REFERENCE", "/work/shared/reference")) / "einvoice"
@@ -287,14 +289,60 @@ def test_truncated_file_is_rejected(tmp_path: Path):
         list(ehf.iter_batches(truncated, None, CsvHeader(list(ehf.COLUMNS))))
 
 
-def test_empty_and_oversized_files_are_rejected(tmp_path: Path, monkeypatch):
+def test_empty_and_oversized_files_are_rejected(tmp_path: Path):
     empty = tmp_path / "empty.xml"
     empty.write_bytes(b"")
     with pytest.raises(DeliveryRejected, match=r"^empty\.xml: .*empty"):
         ehf.read_header(empty, None)
-    monkeypatch.setattr(ehf, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(DeliveryRejected, match=r"larger than the limit of 1,000 bytes"):
-        ehf.read_header(NORWEGIAN, None)
+    size = NORWEGIAN.stat().st_size
+    small = Limits(xml_max_file_bytes=1000)
+    message = (
+        f"Norwegian-example-1.xml: not a valid EHF/Peppol BIS 3 invoice or credit note "
+        f"(the file is {grouped(size)} bytes, more than limits.xml_max_file_bytes (1 000))"
+    )
+    with pytest.raises(DeliveryRejected) as caught:
+        ehf.read_header(NORWEGIAN, None, limits=small)
+    assert str(caught.value) == message
+    with pytest.raises(DeliveryRejected) as caught:
+        list(ehf.iter_batches(NORWEGIAN, None, CsvHeader(list(ehf.COLUMNS)), limits=small))
+    assert str(caught.value) == message
+    assert ehf.read_header(NORWEGIAN, None, limits=Limits(xml_max_file_bytes=size))
+
+
+def test_deep_nesting_is_named_as_such(tmp_path: Path):
+    """libxml2 stops at 256 levels; the message says so (it said "text node exceeds 10 MB")."""
+    deep = tmp_path / "deep.xml"
+    deep.write_text(
+        f'<Invoice xmlns="{ehf.UBL_INVOICE}">' + "<a>" * 300 + "</a>" * 300 + "</Invoice>"
+    )
+    started = time.perf_counter()
+    for attempt in (
+        lambda: ehf.read_header(deep, None),
+        lambda: list(ehf.iter_batches(deep, None, CsvHeader(list(ehf.COLUMNS)))),
+    ):
+        with pytest.raises(DeliveryRejected) as caught:
+            attempt()
+        assert re.fullmatch(
+            r"deep\.xml: not a valid EHF/Peppol BIS 3 invoice or credit note \(elements are "
+            r"nested deeper than 256 levels, the XML parser's safety limit "
+            r"\(line 1, column \d+\)\)",
+            str(caught.value),
+        ), str(caught.value)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_document_of_too_many_elements(tmp_path: Path):
+    """A tree of empty elements takes about forty times their bytes: 100 001 of them
+    against a limit of 100 000 (the default, 1 000 000, holds about 150 MB)."""
+    stuffed = tmp_path / "stuffed.xml"
+    stuffed.write_text(f'<Invoice xmlns="{ehf.UBL_INVOICE}">' + "<a/>" * 100_000 + "</Invoice>")
+    with pytest.raises(DeliveryRejected) as caught:
+        ehf.read_header(stuffed, None, limits=Limits(xml_max_elements=100_000))
+    assert str(caught.value) == (
+        "stuffed.xml: not a valid EHF/Peppol BIS 3 invoice or credit note (the document holds "
+        "more XML elements than limits.xml_max_elements (100 000))"
+    )
+    assert ehf.read_header(stuffed, None, limits=Limits(xml_max_elements=100_001))
 
 
 def test_folder_with_a_good_and_a_broken_file(tmp_path: Path):

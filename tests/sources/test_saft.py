@@ -14,6 +14,7 @@ The rule the reader applies by default, restated here for the independent XPath 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from decimal import Decimal
@@ -450,6 +451,38 @@ def test_truncated_file_is_rejected_while_streaming(tmp_path: Path):
         list(saft.iter_batches(truncated, None, HEADER))
 
 
+def test_deep_nesting_is_named_as_such(tmp_path: Path):
+    deep = tmp_path / "deep.xml"
+    deep.write_text(
+        '<AuditFile xmlns="urn:StandardAuditFile-Taxation-Financial:NO"><Header>'
+        + "<a>" * 300
+        + "</a>" * 300
+        + "</Header></AuditFile>"
+    )
+    with pytest.raises(DeliveryRejected) as caught:
+        list(saft.iter_batches(deep, None, HEADER))
+    assert re.fullmatch(
+        r"deep\.xml: not a valid SAF-T Financial file \(elements are nested deeper than 256 "
+        r"levels, the XML parser's safety limit \(line 1, column \d+\)\)",
+        str(caught.value),
+    ), str(caught.value)
+
+
+def test_released_elements_take_what_came_before_them_along():
+    """Memory stays flat: releasing a transaction frees its earlier siblings and those of
+    its ancestors (finished sections, and elements the scan never stops at)."""
+    events = etree.iterparse(str(V110), events=("end",), tag="{*}Transaction")
+    _event, first = next(events)
+    root = first.getroottree().getroot()
+    before = [etree.QName(child).localname for child in root]
+    assert before[:2] == ["Header", "MasterFiles"]
+    _event, second = next(events)
+    saft._release(second)
+    journal = second.getparent()
+    assert second.getprevious() is None and journal.getprevious() is None
+    assert [etree.QName(child).localname for child in root] == ["GeneralLedgerEntries"]
+
+
 def test_folder_with_a_good_and_a_truncated_file(tmp_path: Path):
     folder = tmp_path / "delivery"
     folder.mkdir()
@@ -472,5 +505,5 @@ def test_not_a_saft_file_and_size_limit(tmp_path: Path, monkeypatch):
     with pytest.raises(DeliveryRejected, match=r"root element is Invoice .* not a SAF-T"):
         saft.read_header(invoice, None)
     monkeypatch.setattr(saft, "MAX_FILE_BYTES", 10_000)
-    with pytest.raises(DeliveryRejected, match=r"larger than the limit of 10,000 bytes"):
+    with pytest.raises(DeliveryRejected, match=r"more than the SAF-T reader's limit \(10 000\)\)$"):
         saft.read_header(V110, None)

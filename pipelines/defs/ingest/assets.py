@@ -6,10 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.pause_points import pause_point
 from pipelines.price_list_loader import load_price_lists
 from pipelines.profiles import ProfileError, load_profile
 from pipelines.register_loader import load_agreements, load_reference
-from pipelines.settings import Cooperation, PeriodError, Source
+from pipelines.settings import Cooperation, PeriodError, Source, unread_fingerprint
 from pipelines.spend_loader import (
     DeliveryResult,
     file_sha256,
@@ -38,18 +39,40 @@ def member_partitions(cooperation: Cooperation) -> dg.StaticPartitionsDefinition
     return dg.StaticPartitionsDefinition(cooperation.member_ids)
 
 
+UNREADABLE = "unreadable"  # the checksum of a file that cannot be read (it is rejected)
+
+
 def delivery_order(source: Source) -> list[tuple[Path, str]]:
     """The source's files with their SHA-256, oldest first (modification time, then content):
     where two files declare the same period, the newer one is the one that counts, whatever
-    their names."""
-    files = [(path, file_sha256(path)) for path in source.files()]
+    their names. A file that cannot be read has the checksum UNREADABLE."""
+    files = [(path, _checksum(path)) for path in source.files()]
     return sorted(files, key=lambda item: (_modified(item[0]), item[1]))
 
 
+def _checksum(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return UNREADABLE
+
+
+def _unreadable(path: Path) -> str:
+    """Why a file cannot be read, in one line."""
+    try:
+        file_sha256(path)
+    except OSError as error:
+        return f"{path.name}: cannot be read ({error.strerror or type(error).__name__})"
+    return f"{path.name}: could not be read when the run started"
+
+
 def _modified(path: Path) -> float:
-    if path.is_dir():
-        return max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
-    return path.stat().st_mtime
+    try:
+        if path.is_dir():
+            return max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _declare_earlier_periods(con, member_id: str, source: Source) -> None:
@@ -88,9 +111,22 @@ def load_member_deliveries(cooperation: Cooperation, member_id: str, log) -> lis
 
 
 def _load_source(con, cooperation: Cooperation, member_id: str, source: Source, log):
-    results = []
+    # a symbolic link or the like in the member's folder: rejected unread, never followed
+    results = [
+        record_rejection(
+            con,
+            member_id,
+            path,
+            source.profile,
+            f"{source.shown(path)} {reason}",
+            sha=unread_fingerprint(path),
+        )
+        for path, reason in source.refused()
+    ]
+    for result in results:
+        log.warning(f"{member_id}: rejected: {result.message}")
     try:
-        profile = load_profile(source.profile, cooperation.root)
+        profile = load_profile(source.profile, cooperation.root, cooperation.folders)
     except ProfileError as error:
         log.error(f"{member_id}: {error}")
         for path, sha in delivery_order(source):
@@ -105,21 +141,30 @@ def _load_source(con, cooperation: Cooperation, member_id: str, source: Source, 
         except PeriodError as error:
             result = record_rejection(con, member_id, path, profile.name, str(error), sha=sha)
         else:
-            result = load_spend_file(
-                con,
-                path,
-                member_id,
-                profile,
-                cooperation.country,
-                cooperation.currency,
-                declared,
-                sha,
-            )
+            if sha == UNREADABLE:
+                result = record_rejection(
+                    con, member_id, path, profile.name, _unreadable(path), declared, sha
+                )
+            else:
+                result = load_spend_file(
+                    con,
+                    path,
+                    member_id,
+                    profile,
+                    cooperation.country,
+                    cooperation.currency,
+                    declared,
+                    sha,
+                    limits=cooperation.limits,
+                )
         log.info(
             f"{member_id} {path.name}: {result.status}: {result.message} "
             f"({time.monotonic() - started:.1f} s)"
         )
+        if result.detail:  # an unexpected error: its traceback for whoever reads the log
+            log.debug(f"{member_id} {path.name}:\n{result.detail}")
         results.append(result)
+        pause_point("ingest")  # inert outside tests/test_kill_safety.py
     return results
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,10 +10,16 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.processes import is_running
 from pipelines.settings import DBT_PROJECT_DIR, Cooperation
 
 WAREHOUSE_ENV_VAR = "SAMKJOP_WAREHOUSE"  # read by dbt_project/profiles.yml
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")  # the venv's dbt, PATH or not
+
+
+PARSED_WITH = "parsed_with.json"  # written last by a finished parse: the vars it used
+PARSE_ARTIFACTS = ("manifest.json", "partial_parse.msgpack")
+BUILD_TARGET = "build"
 
 
 def dbt_project_for(cooperation: Cooperation) -> tuple[DbtProject, DbtCliResource]:
@@ -20,16 +27,21 @@ def dbt_project_for(cooperation: Cooperation) -> tuple[DbtProject, DbtCliResourc
     os.environ[WAREHOUSE_ENV_VAR] = str(cooperation.warehouse)
     project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=cooperation.dbt_target_dir)
     dbt = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-    if _manifest_is_stale(project.manifest_path):
-        dbt.cli(["parse", "--quiet"], target_path=project.target_path, raise_on_error=True).wait()
+    parse_vars = json.dumps(dbt_vars(cooperation), sort_keys=True)
+    if _manifest_is_stale(Path(project.target_path), parse_vars):
+        _parse(dbt, Path(project.target_path), parse_vars)
     return project, dbt
 
 
-def _manifest_is_stale(manifest: Path) -> bool:
-    """Parse again only when a file of the dbt project changed since the last parse."""
-    if not manifest.exists():
+def _manifest_is_stale(target: Path, parse_vars: str) -> bool:
+    """Parse again only when the last parse did not finish, used other vars, or a file of
+    the dbt project changed since."""
+    marker = target / PARSED_WITH
+    if not marker.exists() or not (target / "manifest.json").exists():
         return True
-    built = manifest.stat().st_mtime
+    if marker.read_text(encoding="utf-8") != parse_vars:
+        return True
+    built = marker.stat().st_mtime
     sources = (
         p
         for p in DBT_PROJECT_DIR.rglob("*")
@@ -38,6 +50,41 @@ def _manifest_is_stale(manifest: Path) -> bool:
         and "logs" not in p.parts
     )
     return any(p.stat().st_mtime > built for p in sources)
+
+
+def _parse(dbt: DbtCliResource, target: Path, parse_vars: str) -> None:
+    """`dbt parse` into a folder of its own, then its manifest moved into place: a parse
+    that is killed halfway never leaves a half-written manifest for the next run. With the
+    build's vars, so that the build parses only what changed (dbt's partial parsing)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for leftover in target.glob(".parse-*"):
+        pid = leftover.name.removeprefix(".parse-")
+        if not pid.isdigit() or not is_running(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    (target / PARSED_WITH).unlink(missing_ok=True)
+    scratch = target / f".parse-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    if (target / "partial_parse.msgpack").exists():
+        shutil.copyfile(target / "partial_parse.msgpack", scratch / "partial_parse.msgpack")
+    dbt.cli(
+        ["parse", "--quiet", "--vars", parse_vars], target_path=scratch, raise_on_error=True
+    ).wait()
+    for name in PARSE_ARTIFACTS:
+        os.replace(scratch / name, target / name)
+    shutil.rmtree(scratch, ignore_errors=True)
+    (target / PARSED_WITH).write_text(parse_vars, encoding="utf-8")
+
+
+def _build_target(cooperation: Cooperation) -> Path:
+    """The build's own target folder, seeded with the parse's state so that dbt parses
+    only what changed since."""
+    build = cooperation.dbt_target_dir / BUILD_TARGET
+    build.mkdir(parents=True, exist_ok=True)
+    parsed = cooperation.dbt_target_dir / "partial_parse.msgpack"
+    if parsed.exists():
+        shutil.copyfile(parsed, build / "partial_parse.msgpack")
+    return build
 
 
 def dbt_vars(cooperation: Cooperation) -> dict:
@@ -64,11 +111,12 @@ def build_dbt_assets(cooperation: Cooperation) -> tuple[dg.AssetsDefinition, Dbt
         "--exclude-resource-type",
         "unit_test",
         "--vars",
-        json.dumps(dbt_vars(cooperation)),
+        json.dumps(dbt_vars(cooperation), sort_keys=True),  # as parsed: partial parsing
     ]
 
     @dbt_assets(manifest=project.manifest_path, project=project, pool=WAREHOUSE_POOL)
     def samkjop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(build_args, context=context).stream()
+        target = _build_target(cooperation)
+        yield from dbt.cli(build_args, target_path=target, context=context).stream()
 
     return samkjop_dbt_models, dbt_resource

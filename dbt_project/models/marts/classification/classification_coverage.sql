@@ -86,13 +86,13 @@ final as (
             'cooperations.cooperation_name',
         ) }} as municipality_name,
         unioned.year,
-        cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
+        cast(unioned.influenceable_spend as decimal(38, 4)) as influenceable_spend,
         cast(
             unioned.item_code_spend + unioned.supplier_spend + unioned.art_spend
-            as decimal(18, 4)
+            as decimal(38, 4)
         ) as classified_spend,
         {% for rule_type in rule_types -%}
-        cast(unioned.{{ rule_type }}_spend as decimal(18, 4)) as {{ rule_type }}_spend,
+        cast(unioned.{{ rule_type }}_spend as decimal(38, 4)) as {{ rule_type }}_spend,
         {% endfor -%}
         {{ safe_ratio(
             'unioned.item_code_spend + unioned.supplier_spend + unioned.art_spend',

@@ -123,8 +123,8 @@ final as (
         by_code.has_account,
         nullif(by_code.art_key, '') as art,
         cast(by_code.line_count as bigint) as line_count,
-        cast(by_code.amount as decimal(18, 4)) as amount,
-        cast(member_totals.member_total_spend as decimal(18, 4)) as member_total_spend,
+        cast(by_code.amount as decimal(38, 4)) as amount,
+        cast(member_totals.member_total_spend as decimal(38, 4)) as member_total_spend,
         {{ safe_ratio('by_code.amount', 'member_totals.member_total_spend') }}
             as share_of_member_spend,
         ranked_suppliers.supplier_name as largest_supplier_name

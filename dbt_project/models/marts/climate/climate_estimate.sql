@@ -109,20 +109,20 @@ final as (
         cast(
             cast(category_spend.influenceable_spend as decimal(38, 4))
             * cast(category_factors.kg_co2e_per_currency_unit as decimal(38, 6))
-            as decimal(18, 4)
+            as decimal(38, 4)
         ) as estimated_kg_co2e,
         cast(
             cast(category_spend.influenceable_spend as decimal(38, 4))
             * cast(category_factors.kg_co2e_per_currency_unit as decimal(38, 6))
             * 0.001
-            as decimal(18, 6)
+            as decimal(38, 6)
         ) as estimated_tonnes_co2e,
         cast(
             case
                 when category_factors.kg_co2e_per_currency_unit is null
                     then category_spend.influenceable_spend
                 else 0
-            end as decimal(18, 4)
+            end as decimal(38, 4)
         ) as spend_without_factor
 
     from category_spend

@@ -283,14 +283,14 @@ final as (
         cast(followup_rows.year as integer) as year,
         agreements.valid_from,
         agreements.valid_to,
-        cast(followup_rows.covered_spend as decimal(18, 4)) as covered_spend,
-        cast(followup_rows.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
+        cast(followup_rows.covered_spend as decimal(38, 4)) as covered_spend,
+        cast(followup_rows.on_agreement_spend as decimal(38, 4)) as on_agreement_spend,
         {{ off_agreement_spend(
             'followup_rows.covered_spend', 'followup_rows.on_agreement_spend'
         ) }} as off_agreement_spend,
         {{ safe_ratio('followup_rows.on_agreement_spend', 'followup_rows.covered_spend') }}
             as loyalty,
-        cast(followup_rows.on_agreement_spend_also_on_other_agreements as decimal(18, 4))
+        cast(followup_rows.on_agreement_spend_also_on_other_agreements as decimal(38, 4))
             as on_agreement_spend_also_on_other_agreements,
         case
             when followup_rows.municipality_id = 'ALL'
@@ -304,7 +304,7 @@ final as (
         end as utilisation,
         cast(agreements.provision_rate as decimal(9, 6)) as provision_rate,
         cast(
-            agreements.provision_rate * followup_rows.on_agreement_spend as decimal(18, 4)
+            agreements.provision_rate * followup_rows.on_agreement_spend as decimal(38, 4)
         ) as provision_amount,
         as_of_bounds.as_of_date,
         cast(
@@ -313,9 +313,9 @@ final as (
         ) as days_to_expiry,
         agreements.valid_to >= as_of_bounds.as_of_date
         and agreements.valid_to <= as_of_bounds.expiry_horizon as is_expiring_within_6_months,
-        cast(followup_rows.trailing_12m_covered_spend as decimal(18, 4))
+        cast(followup_rows.trailing_12m_covered_spend as decimal(38, 4))
             as trailing_12m_covered_spend,
-        cast(followup_rows.trailing_12m_on_agreement_spend as decimal(18, 4))
+        cast(followup_rows.trailing_12m_on_agreement_spend as decimal(38, 4))
             as trailing_12m_on_agreement_spend
 
     from followup_rows

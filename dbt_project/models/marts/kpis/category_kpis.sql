@@ -56,9 +56,9 @@ final as (
         unioned.category_id,
         categories.category_name,
         categories.parent_category_id,
-        cast(unioned.influenceable_spend as decimal(18, 4)) as influenceable_spend,
-        cast(unioned.covered_spend as decimal(18, 4)) as covered_spend,
-        cast(unioned.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
+        cast(unioned.influenceable_spend as decimal(38, 4)) as influenceable_spend,
+        cast(unioned.covered_spend as decimal(38, 4)) as covered_spend,
+        cast(unioned.on_agreement_spend as decimal(38, 4)) as on_agreement_spend,
         {{ off_agreement_spend(
             'unioned.covered_spend', 'unioned.on_agreement_spend'
         ) }} as off_agreement_spend,

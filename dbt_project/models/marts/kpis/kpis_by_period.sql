@@ -164,7 +164,7 @@ final as (
         periods.quarter,
         periods.month,
         {% for measure in spend_measures[:5] -%}
-        cast(periods.{{ measure }} as decimal(18, 4)) as {{ measure }},
+        cast(periods.{{ measure }} as decimal(38, 4)) as {{ measure }},
         {% endfor -%}
         {{ off_agreement_spend(
             'periods.covered_spend', 'periods.on_agreement_spend'
@@ -172,8 +172,8 @@ final as (
         {{ safe_ratio('periods.covered_spend', 'periods.influenceable_spend') }} as coverage,
         {{ safe_ratio('periods.on_agreement_spend', 'periods.covered_spend') }} as loyalty,
         {% for prefix in ['national', 'shared', 'local'] -%}
-        cast(periods.{{ prefix }}_covered_spend as decimal(18, 4)) as {{ prefix }}_covered_spend,
-        cast(periods.{{ prefix }}_on_agreement_spend as decimal(18, 4))
+        cast(periods.{{ prefix }}_covered_spend as decimal(38, 4)) as {{ prefix }}_covered_spend,
+        cast(periods.{{ prefix }}_on_agreement_spend as decimal(38, 4))
             as {{ prefix }}_on_agreement_spend,
         {{ safe_ratio('periods.' ~ prefix ~ '_covered_spend', 'periods.influenceable_spend') }}
             as {{ prefix }}_coverage,
@@ -182,8 +182,8 @@ final as (
             'periods.' ~ prefix ~ '_covered_spend',
         ) }} as {{ prefix }}_loyalty,
         {% endfor -%}
-        cast(periods.unclassified_spend as decimal(18, 4)) as unclassified_spend,
-        cast(periods.supplier_agreement_spend as decimal(18, 4)) as supplier_agreement_spend,
+        cast(periods.unclassified_spend as decimal(38, 4)) as unclassified_spend,
+        cast(periods.supplier_agreement_spend as decimal(38, 4)) as supplier_agreement_spend,
         {{ safe_ratio('periods.supplier_agreement_spend', 'periods.influenceable_spend') }}
             as supplier_loyalty,
         cast(periods.spend_line_count as bigint) as spend_line_count

@@ -60,8 +60,8 @@ final as (
         supplier_totals.supplier_key,
         supplier_totals.supplier_org_no,
         supplier_names.supplier_name,
-        cast(supplier_totals.off_agreement_spend as decimal(18, 4)) as off_agreement_spend,
-        cast(supplier_totals.covered_spend as decimal(18, 4)) as covered_spend,
+        cast(supplier_totals.off_agreement_spend as decimal(38, 4)) as off_agreement_spend,
+        cast(supplier_totals.covered_spend as decimal(38, 4)) as covered_spend,
         cast(supplier_totals.line_count as bigint) as line_count
 
     from supplier_totals

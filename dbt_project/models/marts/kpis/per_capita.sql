@@ -72,15 +72,15 @@ final as (
         kpis.total_spend,
         kpis.influenceable_spend,
         kpis.off_agreement_spend,
-        cast({{ safe_ratio('kpis.total_spend', 'populations.population') }} as decimal(18, 4))
+        cast({{ safe_ratio('kpis.total_spend', 'populations.population') }} as decimal(38, 4))
             as total_spend_per_inhabitant,
         cast(
             {{ safe_ratio('kpis.influenceable_spend', 'populations.population') }}
-            as decimal(18, 4)
+            as decimal(38, 4)
         ) as influenceable_spend_per_inhabitant,
         cast(
             {{ safe_ratio('kpis.off_agreement_spend', 'populations.population') }}
-            as decimal(18, 4)
+            as decimal(38, 4)
         ) as off_agreement_spend_per_inhabitant
 
     from kpis

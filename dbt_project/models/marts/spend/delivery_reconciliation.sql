@@ -102,8 +102,8 @@ final as (
             as rows_rejected_exchange_rate,
         -- NULL in a warehouse written before exclude_rows existed: none were excluded
         coalesce(deliveries.rows_excluded, 0) as rows_excluded,
-        cast(coalesce(loaded_lines.amount_loaded, 0) as decimal(18, 4)) as amount_loaded,
-        cast(coalesce(exclusions.amount_excluded, 0) as decimal(18, 4)) as amount_excluded,
+        cast(coalesce(loaded_lines.amount_loaded, 0) as decimal(38, 4)) as amount_loaded,
+        cast(coalesce(exclusions.amount_excluded, 0) as decimal(38, 4)) as amount_excluded,
         coalesce(loaded_lines.first_invoice_date, deliveries.first_invoice_date)
             as first_invoice_date,
         coalesce(loaded_lines.last_invoice_date, deliveries.last_invoice_date)

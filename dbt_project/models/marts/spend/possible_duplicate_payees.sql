@@ -128,7 +128,7 @@ final as (
         reason,
         invoice_count,
         line_count,
-        cast(amount as decimal(18, 4)) as amount,
+        cast(amount as decimal(38, 4)) as amount,
         pair_count,
         cast(first_invoice_date as date) as first_invoice_date,
         cast(last_invoice_date as date) as last_invoice_date

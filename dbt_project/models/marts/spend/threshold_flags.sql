@@ -253,7 +253,7 @@ final as (
         crossings.category_id,
         cast(crossings.month_end as date) as month_end,
         crossings.threshold,
-        cast(crossings.trailing_12m_spend as decimal(18, 4)) as trailing_12m_spend,
+        cast(crossings.trailing_12m_spend as decimal(38, 4)) as trailing_12m_spend,
         agreement_months.municipality_id is not null as has_agreement_for_category,
         supplier_names.supplier_name
 

@@ -159,7 +159,7 @@ final as (
         supplier_names.supplier_name,
         grouped.category_id,
         categories.category_name,
-        cast(grouped.off_agreement_spend as decimal(18, 4)) as off_agreement_spend,
+        cast(grouped.off_agreement_spend as decimal(38, 4)) as off_agreement_spend,
         cast(grouped.line_count as bigint) as line_count,
         cast(grouped.invoice_count as bigint) as invoice_count,
         grouped.first_invoice_date,

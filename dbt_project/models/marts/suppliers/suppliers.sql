@@ -146,10 +146,10 @@ final as (
         excluded_suppliers.exclusion_reason,
         agreement_holders.supplier_key is not null as holds_agreement,
         coalesce(agreement_holders.agreement_count, 0) as agreement_count,
-        cast(by_supplier.total_spend as decimal(18, 4)) as total_spend,
-        cast(by_supplier.influenceable_spend as decimal(18, 4)) as influenceable_spend,
-        cast(by_supplier.covered_spend as decimal(18, 4)) as covered_spend,
-        cast(by_supplier.on_agreement_spend as decimal(18, 4)) as on_agreement_spend,
+        cast(by_supplier.total_spend as decimal(38, 4)) as total_spend,
+        cast(by_supplier.influenceable_spend as decimal(38, 4)) as influenceable_spend,
+        cast(by_supplier.covered_spend as decimal(38, 4)) as covered_spend,
+        cast(by_supplier.on_agreement_spend as decimal(38, 4)) as on_agreement_spend,
         {{ off_agreement_spend(
             'by_supplier.covered_spend', 'by_supplier.on_agreement_spend'
         ) }} as off_agreement_spend,
