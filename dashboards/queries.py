@@ -100,6 +100,14 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 # are not in REQUIRED_COLUMNS: a snapshot that lacks one of them still shows every
 # other page and section, and the section names what is missing (ui.mart_missing).
 FOLLOWUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "marts.delivery_reconciliation": (  # the deliveries page
+        "municipality_id",
+        "source_file",
+        "status",
+        "delivery_period",
+        "loaded_at",
+        "message",
+    ),
     "marts.threshold_flags": (
         "municipality_id",
         "supplier_key",
@@ -568,3 +576,47 @@ def possible_duplicate_payees(snapshot: Snapshot, member: str, year: int) -> pd.
         """,
         [member, member, year],
     )
+
+
+def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
+    """Per member: its last accepted delivery, the period that delivery declared, the day
+    the next one is due under the spend contract's SLA, whether it is overdue (decided by
+    pipelines.freshness, as Dagster and `samkjop status` decide it) and its deliveries
+    rejected whole."""
+    from pipelines.freshness import judge, last_accepted_deliveries
+
+    deliveries = _query(
+        snapshot,
+        """
+        select municipality_id, source_file, status, delivery_period, loaded_at, message
+        from marts.delivery_reconciliation
+        order by municipality_id, loaded_at
+        """,
+    )
+    listed = members(snapshot)
+    judged = judge(
+        list(zip(listed["municipality_id"], listed["municipality_name"], strict=True)),
+        last_accepted_deliveries(snapshot.path),
+        today,
+    )
+    rows = []
+    for member in judged:
+        own = deliveries[deliveries["municipality_id"] == member.member_id]
+        accepted = own[own["status"].isin(["loaded", "replaced"])]
+        rejected = own[own["status"] == "rejected"]
+        last = accepted.iloc[-1] if not accepted.empty else None
+        rows.append(
+            {
+                "municipality_id": member.member_id,
+                "municipality_name": member.member_name,
+                "last_accepted": member.last_accepted,
+                "last_file": None if last is None else Path(last["source_file"]).name,
+                "last_period": None if last is None else last["delivery_period"],
+                "due": member.due,
+                "is_overdue": member.overdue,
+                "reason": member.reason,
+                "rejected_deliveries": len(rejected),
+                "last_rejection": None if rejected.empty else rejected.iloc[-1]["message"],
+            }
+        )
+    return pd.DataFrame(rows)

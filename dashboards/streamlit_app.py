@@ -37,6 +37,12 @@ PAGES = [
         icon=":material/checklist:",
         url_path="followup",
     ),
+    st.Page(
+        "app_pages/deliveries.py",
+        title="Deliveries",
+        icon=":material/inbox:",
+        url_path="deliveries",
+    ),
 ]
 
 page = st.navigation(PAGES)

@@ -20,7 +20,18 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from pipelines import phase_log
+from pipelines.alerts import Alert, alerts_from_run
 from pipelines.failures import failure_summary
+from pipelines.progress import PROGRESS_ENV_VAR
+from pipelines.run_history import last_run, record_run
+from pipelines.run_inputs import (
+    fingerprint,
+    forget_published,
+    record_published,
+    snapshot_identity,
+    unchanged_since_publish,
+)
 from pipelines.settings import CONFIG_ENV_VAR, PROJECT_ROOT, ConfigError, Cooperation, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
@@ -82,7 +93,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _error("stopped while waiting for the other run; nothing was done")
         if stop_leftovers(previous.token):
             _say("Stopped what an earlier, killed run had left running.")
-        published = _snapshot_identity(cooperation.snapshot)
+        if not (args.full or args.municipality):
+            unchanged = unchanged_since_publish(cooperation)
+            if unchanged is not None:
+                record_run(cooperation, datetime.now(), unchanged.exit_code, "nothing new")
+                return _nothing_new(cooperation, unchanged)
+        published = snapshot_identity(cooperation.snapshot)
+        started = datetime.now()
         outcome = supervise(
             _worker_command(args, cooperation),
             {**os.environ, RUN_TOKEN_ENV_VAR: lock.token},
@@ -93,9 +110,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if outcome.stopped_by or outcome.killed_by:
             _clean_up_after(cooperation)
-            changed = _snapshot_identity(cooperation.snapshot) != published
-            return _error(_stopped_message(outcome, changed))
+            changed = snapshot_identity(cooperation.snapshot) != published
+            message = _stopped_message(outcome, changed)
+            record_run(cooperation, started, EXIT_FAILED, "stopped", [message])
+            return _error(message)
     return outcome.returncode if outcome.returncode in (EXIT_OK, EXIT_REJECTED) else EXIT_FAILED
+
+
+def _nothing_new(cooperation: Cooperation, published) -> int:
+    """No file, setting, model or code changed since the run that published the snapshot:
+    nothing is loaded, built or published; the exit code is that run's."""
+    rejected = (
+        "; its rejected deliveries are still rejected (`samkjop status`)"
+        if published.exit_code == EXIT_REJECTED
+        else ""
+    )
+    _say(
+        f"Samkjøp: {cooperation.name}: nothing new since the run of {published.started_text} "
+        f"(no delivery, setting, model or code changed); the published snapshot "
+        f"{cooperation.snapshot} is current{rejected}. `samkjop run --full` runs everything."
+    )
+    return published.exit_code
 
 
 def _say_waiting(holder, minutes: float) -> None:
@@ -109,14 +144,6 @@ def _worker_command(args: argparse.Namespace, cooperation: Cooperation) -> list[
     members = [arg for member in args.municipality or [] for arg in ("--municipality", member)]
     config = str(cooperation.config_path)
     return [sys.executable, "-m", "pipelines.cli", RUN_WORKER, "--config", config, *members]
-
-
-def _snapshot_identity(snapshot: Path) -> tuple[int, int] | None:
-    try:
-        stat = snapshot.stat()
-    except OSError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
 
 
 def _clean_up_after(cooperation: Cooperation) -> None:
@@ -150,31 +177,66 @@ def _stopped_message(outcome, snapshot_changed: bool) -> str:
 
 def cmd_run_worker(args: argparse.Namespace) -> int:
     """The run itself, in the worker process `samkjop run` started (and holds the lock for):
-    one ingestion run per member, then, only if none failed, the build and publish run."""
-    from pipelines.dagster_runs import RUN_TAG, open_instance, release_dead_runs
-    from pipelines.processes import RUN_TOKEN_ENV_VAR, watch_parent
-    from pipelines.publish import remove_stale_builds
+    one ingestion run per member, then, only if none failed, the build and publish run;
+    at the end, whatever happened, the alerts (`alerts:` in cooperation.yml)."""
+    from pipelines.processes import watch_parent
 
     watch_parent()
+    os.environ[PROGRESS_ENV_VAR] = "1"  # the dbt build tells the terminal how far it is
     cooperation = _load(args.config)
-    token = os.environ.get(RUN_TOKEN_ENV_VAR, "")
     started = datetime.now()
     log_path = cooperation.state_dir / "logs" / f"run-{started:%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    outbox: list = []  # the alerts of this run's Dagster runs, sent once at the end
+    exit_code = EXIT_FAILED
+    try:
+        exit_code = _run(args, cooperation, outbox, started, log_path)
+        return exit_code
+    finally:
+        _send_alerts(cooperation, outbox)
+        problems = [f"{a.event.replace('_', ' ')}: {a.reason}" for a in outbox]
+        record_run(cooperation, started, exit_code, OUTCOMES[exit_code], problems, str(log_path))
+
+
+OUTCOMES = {
+    EXIT_OK: "published",
+    EXIT_REJECTED: "published; some deliveries were rejected",
+    EXIT_FAILED: "failed; nothing new was published",
+}
+
+
+def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_path: Path) -> int:
+    from pipelines.dagster_runs import RUN_TAG, open_instance, release_dead_runs, serve_is_running
+    from pipelines.processes import RUN_TOKEN_ENV_VAR
+    from pipelines.publish import remove_stale_builds
+
+    token = os.environ.get(RUN_TOKEN_ENV_VAR, "")
     _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
+    inputs = None if args.municipality else fingerprint(cooperation)  # before any file is read
+    forget_published(cooperation)  # until this run has published
     with _dagster_output_to(log_path):
         instance = open_instance(cooperation)
-        release_dead_runs(instance, token, "the samkjop run that executed it was killed")
+        release_dead_runs(
+            instance,
+            token,
+            "the samkjop run that executed it was killed",
+            launched_elsewhere=not serve_is_running(cooperation.state_dir),  # no daemon alive
+        )
         remove_stale_builds(cooperation.snapshot)
     _say("Loading definitions (dbt parse)…")
-    defs, problem = _definitions(cooperation, log_path)
+    with phase_log.phase("definitions"):
+        defs, problem = _definitions(cooperation, log_path)
     if defs is None:
-        return _error(f"dbt could not read its project: {problem}. Details in {log_path}")
+        reason = f"dbt could not read its project: {problem}"
+        outbox.append(Alert("failed_run", reason, log=str(log_path)))
+        return _error(f"{reason}. Details in {log_path}")
     tags = {RUN_TAG: token} if token else {}
     failures: list[str] = []
     rejections: list[tuple[str, str]] = []
     for member_id in args.municipality or cooperation.member_ids:
-        failure, rejected = _ingest(cooperation, defs, instance, log_path, member_id, started, tags)
+        failure, rejected = _ingest(
+            cooperation, defs, instance, (log_path, outbox), member_id, started, tags
+        )
         failures += [failure] if failure else []
         rejections += [(member_id, message) for message in rejected]
     if failures:
@@ -182,7 +244,30 @@ def cmd_run_worker(args: argparse.Namespace) -> int:
             f"{'; '.join(failures)}. Nothing was built or published: the published snapshot "
             f"is unchanged. Details in {log_path}"
         )
-    return _build_and_publish(cooperation, defs, instance, log_path, started, tags, rejections)
+    exit_code = _build_and_publish(
+        cooperation, defs, instance, (log_path, outbox), started, tags, rejections
+    )
+    if exit_code != EXIT_FAILED:
+        outbox += _newly_overdue(cooperation)
+    if inputs is not None and exit_code != EXIT_FAILED:
+        record_published(cooperation, inputs, exit_code, started)
+    return exit_code
+
+
+def _newly_overdue(cooperation: Cooperation) -> list:
+    """The members that became overdue since the last run, as alerts (once each)."""
+    from pipelines.alerts import newly_overdue
+    from pipelines.freshness import overdue_members
+
+    return newly_overdue(cooperation, {m.member_id: m.reason for m in overdue_members(cooperation)})
+
+
+def _send_alerts(cooperation: Cooperation, outbox: list) -> None:
+    """Send the run's alerts; a channel that fails is a note, never a failed run."""
+    from pipelines.alerts import send_alerts
+
+    for problem in send_alerts(cooperation, outbox):
+        _say(f"Note: {problem}")
 
 
 def _definitions(cooperation: Cooperation, log_path: Path):
@@ -200,15 +285,19 @@ def _definitions(cooperation: Cooperation, log_path: Path):
             return None, (lines[-1] if lines else type(error).__name__)[:400]
 
 
-def _ingest(cooperation, defs, instance, log_path, member_id, started, tags):
-    """One member's ingestion run; return what failed (or None) and the rejections."""
+def _ingest(cooperation, defs, instance, reporting, member_id, started, tags):
+    """One member's ingestion run; return what failed (or None) and the rejections.
+    `reporting`: the run's log file and the list its alerts are collected in."""
     from pipelines.definitions import INGEST_JOB
 
+    log_path, outbox = reporting
     member = cooperation.member(member_id)
     clock = time.monotonic()
-    result = _execute(
-        defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id, tags=tags
-    )
+    with phase_log.phase("ingest", member=member_id):
+        result = _execute(
+            defs.resolve_job_def(INGEST_JOB), instance, log_path, partition_key=member_id, tags=tags
+        )
+    outbox += alerts_from_run(cooperation, result.run_id, result.all_events, str(log_path))
     line = f"  {member_id} {member.name}: {_delivery_line(cooperation, member_id, started)}"
     _say(f"{line} ({time.monotonic() - clock:.1f} s){'' if result.success else '  FAILED'}")
     if result.success:
@@ -217,12 +306,16 @@ def _ingest(cooperation, defs, instance, log_path, member_id, started, tags):
     return f"loading the deliveries of {member_id} {member.name} failed", []
 
 
-def _build_and_publish(cooperation, defs, instance, log_path, started, tags, rejections) -> int:
+def _build_and_publish(cooperation, defs, instance, reporting, started, tags, rejections) -> int:
     from pipelines.definitions import BUILD_JOB
 
+    log_path, outbox = reporting
     _say("Building reference data, agreements, dbt models and tests, then publishing…")
     clock = time.monotonic()
-    result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path, tags=tags)
+    with phase_log.phase("build"):
+        result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path, tags=tags)
+    outbox += alerts_from_run(cooperation, result.run_id, result.all_events, str(log_path))
+    phase_log.steps(instance, result.run_id, parent="build")
     if not result.success:
         _say(failure_summary(result))
         return _error(
@@ -231,7 +324,8 @@ def _build_and_publish(cooperation, defs, instance, log_path, started, tags, rej
         )
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
     try:
-        _print_summary(cooperation, started, rejections)
+        with phase_log.phase("summary"):
+            _print_summary(cooperation, started, rejections)
     except Exception as error:  # published already: the exit code says so
         if os.environ.get("SAMKJOP_DEBUG"):
             raise
@@ -494,43 +588,96 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     cooperation = _load(args.config)
+    run = last_run(cooperation)
     if not cooperation.snapshot.is_file():
         _say(
             f"Nothing published yet for {cooperation.name}: run "
             f"`samkjop run --config {args.config}`."
         )
+        if run is not None:
+            _say(run.describe())
         return EXIT_OK
     ((published,),) = _snapshot_rows(cooperation, "SELECT published_at FROM marts.snapshot_info")
     deliveries = _snapshot_rows(
         cooperation,
         "SELECT municipality_id, source_file, status, rows_read, rows_loaded, rows_rejected, "
-        "message, loaded_at, reported_amount_loaded FROM marts.delivery_reconciliation "
-        "ORDER BY municipality_id, loaded_at, source_file",
+        "message, loaded_at, reported_amount_loaded, delivery_period "
+        "FROM marts.delivery_reconciliation ORDER BY municipality_id, loaded_at, source_file",
     )
     _say(f"{cooperation.name}: snapshot published {published:%Y-%m-%d %H:%M}")
-    for member in cooperation.members:
+    if run is not None:
+        _say(run.describe())
+    from pipelines.freshness import member_freshness
+
+    freshness = member_freshness(cooperation)
+    overdue = [m for m in freshness if m.overdue]
+    _say(
+        "Overdue: " + ", ".join(f"{m.member_id} {m.member_name}" for m in overdue)
+        if overdue
+        else f"Every member is on time ({freshness[0].sla.describe()})."
+    )
+    year = datetime.now().year
+    months = _months_with_spend(cooperation, year)
+    for member, fresh in zip(cooperation.members, freshness, strict=True):
         _status_of_member(member, [d for d in deliveries if d[0] == member.id])
+        _say(f"  {'OVERDUE: ' if fresh.overdue else ''}{fresh.reason}")
+        _say(_missing_months(year, months.get(member.id, set())))
     _print_notes(cooperation)
     return EXIT_OK
+
+
+def _months_with_spend(cooperation: Cooperation, year: int) -> dict[str, set[int]]:
+    rows = _snapshot_rows(
+        cooperation,
+        "SELECT DISTINCT municipality_id, month(month_start) FROM marts.fct_spend_lines "
+        "WHERE year = ?",
+        [year],
+    )
+    months: dict[str, set[int]] = {}
+    for member_id, month in rows:
+        months.setdefault(member_id, set()).add(month)
+    return months
+
+
+def _missing_months(year: int, months: set[int]) -> str:
+    """The months of this year up to the last full one in which the member has no spend."""
+    last_full = datetime.now().month - 1
+    missing = [m for m in range(1, last_full + 1) if m not in months]
+    if not last_full:
+        return f"  {year}: no full month yet"
+    if not missing:
+        return f"  {year}: spend in every month up to {year}-{last_full:02d}"
+    listed = ", ".join(f"{year}-{m:02d}" for m in missing)
+    return f"  {year}: no spend in {len(missing)} of {last_full} months so far: {listed}"
 
 
 def _status_of_member(member, deliveries: list[tuple]) -> None:
     if not deliveries:
         _say(f"\n{member.id} {member.name}: no delivery yet")
         return
-    last = max(d[7] for d in deliveries)
+    accepted = [d for d in deliveries if d[2] == "loaded"]
+    rejected_files = [d for d in deliveries if d[2] == "rejected"]
     rejected_rows = sum(d[5] for d in deliveries)
-    _say(
-        f"\n{member.id} {member.name}: {len(deliveries)} deliveries, last "
-        f"{last:%Y-%m-%d %H:%M}, {rejected_rows:,} rows rejected in all"
+    last = max(accepted, key=lambda d: d[7]) if accepted else None
+    last_text = (
+        f"last accepted {last[7]:%Y-%m-%d %H:%M} ({Path(last[1]).name}"
+        + (f", period {last[9]}" if last[9] else "")
+        + ")"
+        if last
+        else "no accepted delivery"
     )
-    for _, source, status, read, loaded, rejected, message, when, _ in deliveries[-3:]:
+    _say(
+        f"\n{member.id} {member.name}: {len(deliveries)} deliveries, {last_text}; "
+        f"{len(rejected_files)} rejected whole, {rejected_rows:,} rows rejected in all"
+    )
+    shown = [d for d in deliveries[:-3] if d[2] == "rejected"] + deliveries[-3:]
+    for _, source, status, read, loaded, rejected, message, when, *_ in shown:
         _say(
             f"  {when:%Y-%m-%d %H:%M}  {Path(source).name}: {status}, {read:,} read, "
             f"{loaded:,} loaded, {rejected:,} rejected"
             + (f" — {message}" if status != "loaded" else "")
         )
-    for _, source, status, _, loaded, _, message, _, amount in deliveries:
+    for _, source, status, _, loaded, _, message, _, amount, _ in deliveries:
         if status == "replaced":
             _say(
                 f"  replaced: {Path(source).name}, {loaded:,} rows and {amount or 0:,.2f} "
@@ -559,23 +706,22 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from pipelines.dagster_runs import open_instance
+    """The Dagster UI and its daemon (sensors, automation): `samkjop serve` without the
+    dashboards (pipelines/serve.py)."""
+    return _serve(args.config, args.port, None, "127.0.0.1")
 
-    cooperation = _load(args.config)
-    open_instance(cooperation)
-    _say(f"Dagster UI on http://localhost:{args.port} (Ctrl-C to stop)")
-    command = [
-        sys.executable,
-        "-m",
-        "dagster_webserver",
-        "-m",
-        "pipelines.definitions",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(args.port),
-    ]
-    return _foreground(command, dict(os.environ))
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(args.config, args.ui_port, args.dashboards_port, args.host)
+
+
+def _serve(config: str, ui_port: int, dashboards_port: int | None, host: str) -> int:
+    from pipelines.serve import ServeError, serve
+
+    try:
+        return serve(_load(config), ui_port, dashboards_port, host, say=_say)
+    except ServeError as error:
+        return _error(str(error))
 
 
 def _foreground(command: list[str], env: dict) -> int:
@@ -626,9 +772,16 @@ def _parser() -> argparse.ArgumentParser:
         help="while another run of this cooperation is running, wait up to MINUTES for it "
         f"(default {DEFAULT_WAIT_MINUTES:g}; 0: stop at once with exit code 1)",
     )
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="run everything even when no delivery, setting, model or code changed since the "
+        "last run that published (without it such a run does nothing and says so)",
+    )
     worker = commands.add_parser(RUN_WORKER)  # started by `samkjop run`; not listed
     worker.add_argument("--config", required=True)
     worker.add_argument("--municipality", action="append")
+    worker.add_argument("--full", action="store_true")
     worker.set_defaults(handler=cmd_run_worker)
     demo = command("demo", cmd_demo, "write a demo cooperation (synthetic data)", config=False)
     demo.add_argument("--out", required=True, metavar="DIR")
@@ -648,8 +801,21 @@ def _parser() -> argparse.ArgumentParser:
     command("status", cmd_status, "what each member last delivered and what was rejected")
     dashboards = command("dashboards", cmd_dashboards, "serve the Streamlit dashboards")
     dashboards.add_argument("--port", type=int, default=8501)
-    ui = command("ui", cmd_ui, "serve the Dagster UI for this cooperation")
+    ui = command("ui", cmd_ui, "serve the Dagster UI (and its daemon) for this cooperation")
     ui.add_argument("--port", type=int, default=3000)
+    serve = command(
+        "serve",
+        cmd_serve,
+        "the control room: the Dagster daemon (new deliveries loaded, built and published on "
+        "their own), the Dagster UI and the dashboards, until Ctrl-C or SIGTERM",
+    )
+    serve.add_argument("--ui-port", type=int, default=3000, metavar="PORT")
+    serve.add_argument("--dashboards-port", type=int, default=8501, metavar="PORT")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address both listen on (default 127.0.0.1; 0.0.0.0: every interface)",
+    )
     return parser
 
 

@@ -74,6 +74,40 @@ class Limits:
 
 LIMIT_KEYS = tuple(Limits.__dataclass_fields__)
 
+ALERT_EVENTS = ("rejected_delivery", "overdue_member", "failed_run", "failed_test")
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    """`alerts.email`: SMTP to the procurement unit. The credentials are read from the
+    environment variables named here, never written in cooperation.yml."""
+
+    to: tuple[str, ...]
+    sender: str
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    starttls: bool = False
+    username_env: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """`alerts:` in cooperation.yml: where notifications go and for which events. `link`:
+    the address of the cooperation's Dagster UI as the unit opens it (runs are linked as
+    <link>/runs/<run id>)."""
+
+    email: EmailChannel | None = None
+    webhook_url: str | None = None
+    link: str | None = None
+    events: tuple[str, ...] = ALERT_EVENTS
+    timeout_seconds: int = 10
+
+    @property
+    def configured(self) -> bool:
+        return self.email is not None or self.webhook_url is not None
+
+
 # Part of the platform, readable from every cooperation: the shipped source profiles and
 # their mapping files (`profile: <name>`).
 PLATFORM_FOLDERS = (PROFILES_DIR,)
@@ -333,6 +367,7 @@ class Cooperation:
     limits: Limits = field(default_factory=Limits)
     allowed_folders: tuple[Path, ...] = field(default=())  # besides the config's, absolute
     follow_symlinks: bool = False
+    alerts: Alerts = field(default_factory=Alerts)
 
     @property
     def root(self) -> Path:
@@ -384,6 +419,7 @@ def default_reference_file(dataset: str) -> Path:
 # --- parsing -----------------------------------------------------------------------------
 
 _TOP_KEYS = {
+    "alerts",
     "cooperation",
     "warehouse",
     "snapshot",
@@ -631,6 +667,7 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         limits=_limits(r, top.get("limits")),
         allowed_folders=r.folders.allowed,
         follow_symlinks=r.folders.follow_symlinks,
+        alerts=_alerts(r, top.get("alerts")),
     )
 
 
@@ -740,6 +777,61 @@ def _limits(r: _Reader, value: Any) -> Limits:
             raise r.fail(f"limits.{key}", f"{number!r} must be a whole number ≥ 0")
         checked[key] = number
     return Limits(**checked)
+
+
+_EMAIL_KEYS = {"to", "from", "smtp_host", "smtp_port", "starttls", "username_env", "password_env"}
+_EMAIL_ADDRESS = r"[^@\s]+@[^@\s]+"
+_ENV_VAR_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _alerts(r: _Reader, value: Any) -> Alerts:
+    keys = {"email", "webhook", "link", "on", "timeout_seconds"}
+    entries = r.mapping(value or {}, "alerts", keys, set())
+    webhook = None
+    if entries.get("webhook") is not None:
+        hook = r.mapping(entries["webhook"], "alerts.webhook", {"url"}, {"url"})
+        webhook = r.text(hook["url"], "alerts.webhook.url", r"https?://\S+", "an http(s) URL")
+    link = entries.get("link")
+    if link is not None:
+        link = r.text(link, "alerts.link", r"https?://\S+", "an http(s) URL").rstrip("/")
+    events = entries.get("on", list(ALERT_EVENTS))
+    if not isinstance(events, list) or not all(e in ALERT_EVENTS for e in events):
+        raise r.fail("alerts.on", f"{events!r}: expected a list of {', '.join(ALERT_EVENTS)}")
+    timeout = entries.get("timeout_seconds", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 600:
+        raise r.fail("alerts.timeout_seconds", f"{timeout!r} must be a whole number of 1-600")
+    return Alerts(
+        email=_email(r, entries["email"]) if entries.get("email") is not None else None,
+        webhook_url=webhook,
+        link=link,
+        events=tuple(events),
+        timeout_seconds=timeout,
+    )
+
+
+def _email(r: _Reader, value: Any) -> EmailChannel:
+    entry = r.mapping(value, "alerts.email", _EMAIL_KEYS, {"to", "from"})
+    to = entry["to"] if isinstance(entry["to"], list) else [entry["to"]]
+    recipients = tuple(
+        r.text(address, f"alerts.email.to[{i}]", _EMAIL_ADDRESS, "an e-mail address")
+        for i, address in enumerate(to)
+    )
+    port = entry.get("smtp_port", 25)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise r.fail("alerts.email.smtp_port", f"{port!r} is not a port number (1-65535)")
+    credentials = {
+        key: r.text(entry[key], f"alerts.email.{key}", _ENV_VAR_NAME, "an environment variable")
+        for key in ("username_env", "password_env")
+        if entry.get(key) is not None
+    }
+    return EmailChannel(
+        to=recipients,
+        sender=r.text(entry["from"], "alerts.email.from", _EMAIL_ADDRESS, "an e-mail address"),
+        smtp_host=r.text(entry.get("smtp_host", "localhost"), "alerts.email.smtp_host"),
+        smtp_port=port,
+        starttls=r.flag(entry.get("starttls", False), "alerts.email.starttls"),
+        **credentials,
+    )
 
 
 def _optional_share(r: _Reader, value: Any, default: float) -> float:

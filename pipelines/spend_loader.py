@@ -34,6 +34,7 @@ from pipelines.profiles import (
 )
 from pipelines.settings import DeclaredPeriod, Limits
 from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
+from pipelines.sources.csv_fast import stage_csv
 from pipelines.sources.csv_file import CsvHeader, LineReport
 from pipelines.warehouse import AMOUNT
 
@@ -483,12 +484,43 @@ def _stage(
     limits: Limits | None = None,
 ) -> int:
     """Stage every record of the file; `lines` (CSV): how its physical lines were read;
-    `limits`: the bounds of the readers that have some (pipelines.sources)."""
+    `limits`: the bounds of the readers that have some (pipelines.sources).
+
+    A CSV file in which every line after the header is one record is staged by DuckDB's
+    reader (pipelines/sources/csv_fast.py); any other, or one the fast path is not sure
+    of, by the exact reader, with the same rows, lines and messages."""
+    _create_stage(con, header)
+    rows = None
+    if lines is not None and profile.format == "csv":
+        rows = stage_csv(con, path, profile.csv, header, STAGE, lines)
+        if rows is None:  # declined: the exact reader reads the file from the start
+            _create_stage(con, header)
+    if rows is None:
+        rows = _stage_batches(con, path, profile, header, lines, limits)
+    if lines is not None and not lines.balanced:  # never: each line is counted once
+        raise RuntimeError(f"{path.name}: the lines read do not add up: {lines}")
+    if rows == 0:
+        raise DeliveryRejected(f"{path.name}: the file has a header but no data rows")
+    return rows
+
+
+def _create_stage(con: duckdb.DuckDBPyConnection, header: CsvHeader) -> None:
     columns = ", ".join(f"c{i} VARCHAR" for i in range(len(header.columns)))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
         "_parse_error VARCHAR, _raw_text VARCHAR)"
     )
+
+
+def _stage_batches(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    profile: SourceProfile,
+    header: CsvHeader,
+    lines: LineReport | None,
+    limits: Limits | None,
+) -> int:
+    """The exact reader of the profile's format: its text batches into the stage."""
     reader = reader_for(profile.format, limits)
     batches = (
         reader.iter_batches(path, profile, header, report=lines)
@@ -501,10 +533,6 @@ def _stage(
         con.execute(f"INSERT INTO {STAGE} SELECT * FROM _batch")
         con.unregister("_batch")
         rows += batch.num_rows
-    if lines is not None and not lines.balanced:  # never: each line is counted once
-        raise RuntimeError(f"{path.name}: the lines read do not add up: {lines}")
-    if rows == 0:
-        raise DeliveryRejected(f"{path.name}: the file has a header but no data rows")
     return rows
 
 
@@ -666,9 +694,17 @@ def _insert_outcomes(
     country: str,
 ) -> None:
     """Each staged row goes to exactly one of raw.spend_lines (loaded), raw.excluded_rows
-    (an exclude_rows entry holds) or raw.rejected_rows (with its reason)."""
+    (an exclude_rows entry holds) or raw.rejected_rows (with its reason). A loaded line's
+    spend_line_key is the delivery's new number * ROWS_PER_DELIVERY + its source_row
+    (pipelines.warehouse): unique in the warehouse, never changed once committed."""
+    from pipelines.warehouse import ROWS_PER_DELIVERY, next_spend_line_key_base
+
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
     _stage_art_lookup(con, expr)
+    last_row = con.execute("SELECT max(_source_row) FROM _stage_checked").fetchone()[0] or 0
+    if last_row >= ROWS_PER_DELIVERY:  # never for a real file; the key needs it
+        raise DeliveryRejected(f"{Path(source_file).name}: more than {ROWS_PER_DELIVERY - 1} rows")
+    key_base = next_spend_line_key_base(con)
     con.execute(
         f"""
         INSERT INTO raw.spend_lines
@@ -681,13 +717,14 @@ def _insert_outcomes(
             {expr.field("order_ref")}, {expr.field("contract_ref")},
             ?, s._source_row, ?, ?,
             {expr.field("department")}, {expr.field("seller_item_id")},
-            s.quantity, s.unit_price, {expr.field("local_supplier_id")}
+            s.quantity, s.unit_price, {expr.field("local_supplier_id")},
+            ? + s._source_row
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
         {expr.art_join()}
         WHERE s._excluded IS NULL AND s._reason IS NULL
         """,
-        [delivery_id, country, source_file, sha, loaded_at],
+        [delivery_id, country, source_file, sha, loaded_at, key_base],
     )
     con.execute(
         f"""

@@ -17,6 +17,14 @@ AMOUNT = "DECIMAL(18, 4)"  # one line's amount (the loader rejects larger ones)
 # a sum of lines' amounts: wide enough for any number of lines of the largest amount
 TOTAL = "DECIMAL(38, 4)"
 MEMORY_ENV_VAR = "SAMKJOP_DUCKDB_MEMORY"  # also read by dbt_project/profiles.yml
+# raw.spend_lines.spend_line_key, the integer line id dbt joins and tests on (the text
+# spend_line_id = delivery_id || '-' || source_row stays the lineage users see): a loaded
+# delivery draws one number from this sequence, and each of its lines gets
+# number * ROWS_PER_DELIVERY + source_row. Unique across the warehouse, and fixed once a
+# line is loaded: a re-delivery, a retry or a failed run draws a new number (a sequence
+# never gives a number twice, even to a transaction that is rolled back).
+DELIVERY_NUMBERS = "raw.spend_delivery_numbers"
+ROWS_PER_DELIVERY = 2**32  # source_row is below it (1, 2, ... within one delivered file)
 
 RAW_TABLES: dict[str, str] = {
     "spend_lines": f"""
@@ -47,7 +55,8 @@ RAW_TABLES: dict[str, str] = {
         seller_item_id VARCHAR,
         quantity DECIMAL(18, 4),
         unit_price DECIMAL(18, 6),
-        local_supplier_id VARCHAR
+        local_supplier_id VARCHAR,
+        spend_line_key BIGINT
     """,
     "rejected_rows": """
         delivery_id VARCHAR,
@@ -192,6 +201,20 @@ RAW_TABLES: dict[str, str] = {
     """,
 }
 
+# The SHA-256 of each delivered file when it was last read, with what the file system said
+# of it then (pipelines/defs/ingest/assets.py: a file whose size, modification time, change
+# time and inode are unchanged is not read again to be checksummed).
+FILE_FINGERPRINTS = "raw.file_fingerprints"
+FILE_FINGERPRINT_COLUMNS = """
+    path VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns HUGEINT NOT NULL,
+    ctime_ns HUGEINT NOT NULL,
+    inode HUGEINT NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    hashed_at TIMESTAMP NOT NULL
+"""
+
 # Tables that belong to one municipality's deliveries; the rest are replaced whole.
 DELIVERY_TABLES = (
     "spend_lines",
@@ -207,6 +230,8 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     since (always at the end of a table, so positional inserts stay right), and its totals
     widened to TOTAL (an earlier version summed them in AMOUNT, which can overflow)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    # not a dbt source (not in RAW_TABLES): the ingestion's own memory of checksums
+    con.execute(f"CREATE TABLE IF NOT EXISTS {FILE_FINGERPRINTS} ({FILE_FINGERPRINT_COLUMNS})")
     existing: dict[tuple[str, str], str] = {
         (table, column): data_type.replace(" ", "")
         for table, column, data_type in con.execute(
@@ -227,6 +252,53 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
                 )
             elif data_type == TOTAL.split() and current != TOTAL.replace(" ", ""):
                 con.execute(f"ALTER TABLE raw.{table} ALTER COLUMN {column} TYPE {TOTAL}")
+    _number_spend_lines(con)
+
+
+def _number_spend_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """spend_line_key for a warehouse of an earlier version: its lines get the column (added
+    above) and, per delivery in the order they were loaded, a delivery number after any
+    already used; then the sequence that numbers the deliveries loaded from now on."""
+    con.execute("ALTER TABLE raw.spend_lines ADD COLUMN IF NOT EXISTS spend_line_key BIGINT")
+    last, unnumbered = con.execute(
+        f"SELECT coalesce(max(spend_line_key) // {ROWS_PER_DELIVERY}, 0), "
+        "count(*) FILTER (WHERE spend_line_key IS NULL AND source_row IS NOT NULL) "
+        "FROM raw.spend_lines"
+    ).fetchone()
+    if unnumbered:
+        con.execute(
+            f"""
+            UPDATE raw.spend_lines AS lines
+            SET spend_line_key = numbered.delivery_number * {ROWS_PER_DELIVERY} + lines.source_row
+            FROM (
+                SELECT
+                    delivery_id,
+                    {last} + row_number() OVER (ORDER BY min(loaded_at), delivery_id)
+                        AS delivery_number
+                FROM raw.spend_lines
+                WHERE spend_line_key IS NULL AND source_row IS NOT NULL
+                GROUP BY delivery_id
+            ) AS numbered
+            WHERE lines.delivery_id = numbered.delivery_id
+              AND lines.spend_line_key IS NULL AND lines.source_row IS NOT NULL
+            """
+        )
+        last = con.execute(
+            f"SELECT max(spend_line_key) // {ROWS_PER_DELIVERY} FROM raw.spend_lines"
+        ).fetchone()[0]
+    con.execute(f"CREATE SEQUENCE IF NOT EXISTS {DELIVERY_NUMBERS} START WITH {last + 1}")
+
+
+def next_spend_line_key_base(con: duckdb.DuckDBPyConnection) -> int:
+    """number * ROWS_PER_DELIVERY for a delivery about to be loaded: the sequence's next
+    number, or one after the highest in use should the sequence ever lag behind the lines
+    (a warehouse put together by hand)."""
+    number = con.execute(
+        f"SELECT greatest(nextval('{DELIVERY_NUMBERS}'), "
+        f"(SELECT coalesce(max(spend_line_key) // {ROWS_PER_DELIVERY}, 0) + 1 "
+        "FROM raw.spend_lines))"
+    ).fetchone()[0]
+    return number * ROWS_PER_DELIVERY
 
 
 def _column_definitions(columns: str) -> list[str]:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import textwrap
+import threading
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 CANONICAL_HEADER = (
     "municipality_id,invoice_id,line_no,invoice_date,supplier_org_no,"
@@ -195,3 +204,82 @@ def write_innherred_with_supplier_register(tmp_path: Path) -> Path:
         1,
     )
     return write(config, text)
+
+
+# --- local mail and web servers, for alerts -------------------------------------------
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(
+            (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def http_server():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Content-Type"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- the demo, run once per test session (tests in xdist group "demo_run" share it) -------
+
+DEMO_PHASE_LOG = "phases.jsonl"  # the run's phase records (SAMKJOP_PHASE_LOG), for benchmarks
+
+
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`samkjop run` on a 20 000-line demo (seed 7), as a user runs it, with the phase log
+    on. Tests may read its folder and snapshot; none may change them."""
+    from pipelines.demo import generate_demo
+    from pipelines.phase_log import ENV_VAR
+
+    out = tmp_path_factory.mktemp("demo")
+    config = generate_demo(out, seed=7, lines=20_000)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "samkjop"), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, ENV_VAR: str(out / DEMO_PHASE_LOG)},
+    )
+    return config, result

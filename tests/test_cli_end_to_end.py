@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,7 +13,6 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.demo import generate_demo
 from pipelines.export import EXPORT_TABLES
 from tests.conftest import write_innherred, write_innherred_with_supplier_register
 from tests.oracle import Oracle
@@ -75,13 +75,6 @@ def _assert_same(actual: dict, expected: dict, columns: tuple[str, ...], key) ->
 
 
 @pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
-def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    out = tmp_path_factory.mktemp("demo")
-    config = generate_demo(out, seed=7, lines=20_000)
-    return config, samkjop("run", "--config", str(config))
-
-
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def innherred_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     config = write_innherred(tmp_path_factory.mktemp("innherred"))
     return config, samkjop("run", "--config", str(config))
@@ -100,6 +93,12 @@ def test_demo_run_succeeds_and_prints_kpis(demo_run):
     assert "Key figures" in result.stdout
     for member in ("5035 Stjørdal", "5032 Selbu", "5026 Holtålen", "ALL"):
         assert member in result.stdout
+    progress = re.findall(
+        r"dbt: (\d+) of (\d+) models and seeds built; data tests: (\d+) passed", result.stdout
+    )
+    built, total, passed = progress[-1]  # the last line: the build is done
+    assert built == total and int(passed) > 100, result.stdout
+    assert re.search(r"published \d+ tables in \d+\.\d s", result.stdout)
 
 
 @pytest.mark.xdist_group("demo_run")
@@ -203,6 +202,21 @@ def test_export_errors_are_messages_not_tracebacks(demo_run, tmp_path):
     assert result.returncode == 1
     assert "--municipality '9999' is not a member" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.xdist_group("demo_run")
+def test_a_run_with_nothing_new_loads_builds_and_publishes_nothing(demo_run):
+    config, first = demo_run
+    snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
+    before = snapshot.stat()
+
+    again = samkjop("run", "--config", str(config))
+
+    assert again.returncode == first.returncode, again.stdout + again.stderr
+    assert "nothing new since the run of" in again.stdout
+    assert "Loading definitions" not in again.stdout
+    after = snapshot.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 @pytest.mark.xdist_group("innherred_run")
@@ -331,7 +345,10 @@ def test_followup_page_renders_every_section_on_the_demo_snapshot(demo_run, monk
 
 
 @pytest.mark.xdist_group("innherred_run")
-def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_run, capsys):
+def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(
+    innherred_run, capsys, smtp_server
+):
+    """... and the procurement unit gets an e-mail about it (a real local SMTP server)."""
     config, first = innherred_run
     assert first.returncode == 0, first.stderr
     snapshot = config.parent / "warehouse" / "samkjop.snapshot.duckdb"
@@ -347,10 +364,22 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
         # a framework not awarded yet (no supplier), for a category no line has
         register.write("A3,Ikke tildelt,local,office,,5037,2024-01-01,2024-12-31,\n")
 
+    port, inbox = smtp_server
+    with open(config, "a", encoding="utf-8") as settings:
+        settings.write(
+            f"alerts:\n  email: {{to: innkjop@innherred.no, from: samkjop@innherred.no, "
+            f"smtp_host: 127.0.0.1, smtp_port: {port}}}\n"
+        )
+
     second = samkjop("run", "--config", str(config))
 
     assert second.returncode == 2, second.stdout + second.stderr
     assert "spend_5037_2024-08.csv: missing required column 'municipality_id'" in second.stdout
+    ((recipients, mail),) = inbox.messages
+    assert recipients == ["innkjop@innherred.no"]
+    assert mail["Subject"] == "Samkjøp Innherred innkjøp: delivery rejected"
+    text = mail.get_content().replace("\r\n", "\n")
+    assert "delivery rejected: 5037 Levanger\n  file: spend_5037_2024-08.csv" in text
     assert "Note: 1 agreement names no supplier yet (A3)" in second.stdout
     assert (
         _rows(snapshot, "SELECT * FROM marts.municipality_kpis ORDER BY municipality_id, year")
@@ -362,6 +391,10 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(innherred_
     assert delivery["source_file"].endswith("spend_5037_2024-08.csv")
     status = samkjop_here(capsys, "status", "--config", str(config))
     assert "rejected" in status.stdout and "missing required column" in status.stdout
+    assert ": published; some deliveries were rejected (exit code 2)" in status.stdout
+    assert "rejected delivery: spend_5037_2024-08.csv: missing required column" in status.stdout
+    assert "5037 Levanger: 2 deliveries, last accepted " in status.stdout
+    assert "(spend_5037.csv); 1 rejected whole" in status.stdout
 
 
 @pytest.mark.xdist_group("innherred_run")

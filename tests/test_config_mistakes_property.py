@@ -101,7 +101,11 @@ def _state(root: Path) -> dict[str, list[tuple]] | None:
     if not warehouse.exists():
         return None
     queries = {
-        "spend_lines": "SELECT * EXCLUDE (delivery_id, loaded_at) FROM raw.spend_lines",
+        # spend_line_key: a delivery's number is drawn from a sequence that a rolled-back
+        # attempt consumes too (numbers are never reused); the line's identity is its lineage
+        "spend_lines": (
+            "SELECT * EXCLUDE (delivery_id, loaded_at, spend_line_key) FROM raw.spend_lines"
+        ),
         "rejected_rows": "SELECT * EXCLUDE (delivery_id, rejected_at) FROM raw.rejected_rows",
         "excluded_rows": "SELECT * EXCLUDE (delivery_id, excluded_at) FROM raw.excluded_rows",
         "deliveries": "SELECT * EXCLUDE (delivery_id, loaded_at, message) FROM raw.deliveries",

@@ -303,12 +303,13 @@ def test_a_warehouse_of_an_earlier_version_gets_the_new_columns(tmp_path):
     old.execute("INSERT INTO raw.spend_lines VALUES ('D1', '2024-01-01')")
     create_raw_schema(old)
     columns = [row[0] for row in old.execute("DESCRIBE raw.spend_lines").fetchall()]
-    assert columns[-5:] == [
+    assert columns[-6:] == [
         "department",
         "seller_item_id",
         "quantity",
         "unit_price",
         "local_supplier_id",
+        "spend_line_key",
     ]
     assert old.execute("SELECT delivery_id, unit_price FROM raw.spend_lines").fetchall() == [
         ("D1", None)

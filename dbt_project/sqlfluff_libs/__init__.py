@@ -112,3 +112,19 @@ def member_or_cooperation_name(
         f"coalesce({municipality_name}, "
         f"case when {municipality_id} = 'ALL' then {cooperation_name} end)"
     )
+
+
+def rule_key_columns() -> list[str]:
+    return [
+        "municipality_id",
+        "valid_org_no",
+        "local_supplier_id",
+        "supplier_name",
+        "art",
+        "item_code",
+        "invoice_date",
+    ]
+
+
+def valid_org_no(lines: str) -> str:
+    return f"case when {lines}.is_supplier_org_no_valid then {lines}.supplier_org_no end"

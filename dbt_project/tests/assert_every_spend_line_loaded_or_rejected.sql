@@ -6,6 +6,9 @@
 --     rejected_rows, so rows_read = loaded + excluded + rejected;
 -- (2) every raw spend line of a delivery that is not replaced is either in
 --     fct_spend_lines or in rejected_rows (no exchange rate), never both.
+-- Lines are compared by their integer spend_line_key (a rate rejection's key is
+-- its delivery's key base + source_row: assert_spend_line_keys_follow_their_lineage),
+-- not by the text spend_line_id: no join of millions of texts.
 
 with
 
@@ -28,8 +31,9 @@ replaced_deliveries as (
 raw_lines as (
 
     select
-        spend_line_id,
-        delivery_id
+        spend_line_key,
+        delivery_id,
+        source_row
 
     from {{ ref('stg_raw__spend_lines') }}
 
@@ -90,7 +94,9 @@ unaccounted_deliveries as (
 
 current_lines as (
 
-    select raw_lines.spend_line_id
+    select
+        raw_lines.spend_line_key,
+        raw_lines.source_row
 
     from raw_lines
 
@@ -103,63 +109,93 @@ current_lines as (
 
 loaded as (
 
-    select spend_line_id from {{ ref('fct_spend_lines') }}
+    select spend_line_key from {{ ref('fct_spend_lines') }}
+
+),
+
+-- each delivery's key base (spend_line_key - source_row), grouped by the integer
+line_key_bases as (
+
+    select
+        delivery_id,
+        spend_line_key - source_row as key_base
+
+    from raw_lines
+
+),
+
+key_bases as (
+
+    select
+        key_base,
+        min(delivery_id) as delivery_id
+
+    from line_key_bases
+
+    group by key_base
 
 ),
 
 rate_rejections as (
 
-    select
-        {{ dbt.concat([
-            'delivery_id',
-            "'-'",
-            'cast(source_row as ' ~ dbt.type_string() ~ ')',
-        ]) }} as spend_line_id
+    select key_bases.key_base + rejected.source_row as spend_line_key
 
-    from {{ ref('rejected_rows') }}
+    from {{ ref('rejected_rows') }} as rejected
 
-    where rejected_by = 'exchange_rate'
+    inner join key_bases
+        on rejected.delivery_id = key_bases.delivery_id
+
+    where rejected.rejected_by = 'exchange_rate'
 
 ),
 
 accounted as (
 
-    select spend_line_id from loaded
+    select spend_line_key from loaded
 
     union all
 
-    select spend_line_id from rate_rejections
+    select spend_line_key from rate_rejections
 
 ),
 
+-- grouped by the integer key alone; the lineage text only for a line that fails
 counted as (
 
     select
-        current_lines.spend_line_id,
-        count(accounted.spend_line_id) as times_accounted
+        current_lines.spend_line_key,
+        min(current_lines.source_row) as source_row,
+        count(accounted.spend_line_key) as times_accounted
 
     from current_lines
 
     left join accounted
-        on current_lines.spend_line_id = accounted.spend_line_id
+        on current_lines.spend_line_key = accounted.spend_line_key
 
-    group by current_lines.spend_line_id
+    group by current_lines.spend_line_key
 
 ),
 
 unaccounted_lines as (
 
     select
-        spend_line_id as checked_id,
+        {{ dbt.concat([
+            'key_bases.delivery_id',
+            "'-'",
+            'cast(counted.source_row as ' ~ dbt.type_string() ~ ')',
+        ]) }} as checked_id,
         {{ dbt.concat([
             "'spend line in fct_spend_lines or rejected_rows '",
-            "cast(times_accounted as " ~ dbt.type_string() ~ ")",
+            "cast(counted.times_accounted as " ~ dbt.type_string() ~ ")",
             "' times'",
         ]) }} as problem
 
     from counted
 
-    where times_accounted <> 1
+    left join key_bases
+        on counted.spend_line_key - counted.source_row = key_bases.key_base
+
+    where counted.times_accounted <> 1
 
 )
 

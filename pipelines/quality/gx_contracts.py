@@ -17,7 +17,16 @@ loaded tables do not carry every contract column (raw.agreements has no `categor
 split into raw.agreement_categories), and that is not a data error.
 
 Great Expectations is imported lazily (importing it takes seconds), and one ephemeral data
-context with one pandas data source is built per process and reused.
+context with one pandas data source is built per process and reused. Only the columns the
+suite's expectations read are fetched from the warehouse.
+
+Why pandas and not GX's SQL execution engine on the warehouse (duckdb-engine, tried with GX
+1.24): DuckDB is no SQL dialect GX supports. GX reads a metric's result after it has given
+its connection back to the pool, which discards a DuckDB result (every metric fails unless
+GX's private list of dialects that keep one connection is patched); GX has no regular
+expression for DuckDB ("Regex is not supported for dialect duckdb": both pattern
+expectations fail); and the type expectations, written for the dtypes pandas gives, fail on
+SQL column types. A temporary SQLite copy has no regular expressions in GX either.
 
 Usage inside a Dagster asset check: see `asset_check_result`.
 """
@@ -165,6 +174,16 @@ def _typed_values(column: ContractColumn) -> list[Any]:
 @cache
 def _cached_suite(dataset: str, columns: tuple[str, ...]) -> gx.ExpectationSuite:
     return build_suite(dataset, columns)
+
+
+def _expected_columns(suite: gx.ExpectationSuite, columns: Iterable[str]) -> list[str]:
+    """The columns the suite's expectations read, in `columns`' order: only they are fetched
+    and given to GX. A contract column without an expectation (a free text) changes no
+    result, but costs time twice: in the conversion to pandas, and in GX, whose batch takes
+    the whole frame (on a delivery of 300 000 lines the check takes half as long without
+    them)."""
+    read = {expectation.configuration.kwargs.get("column") for expectation in suite.expectations}
+    return [column for column in columns if column in read]
 
 
 def _checked_columns(dataset: str, available: Iterable[str], skip: Iterable[str]) -> tuple:
@@ -389,9 +408,10 @@ def validate_frame(
     if marker and marker in frame.columns:
         skipped |= set(LOADED_SKIPPED_COLUMNS.get(dataset, ()))
     columns = _checked_columns(dataset, frame.columns, skipped)
+    suite = _cached_suite(dataset, columns)
     return _validate_chunks(
-        [frame.loc[:, list(columns)]],
-        _cached_suite(dataset, columns),
+        [frame.loc[:, _expected_columns(suite, columns)]],
+        suite,
         dataset=dataset,
         subject=subject or f"{dataset} frame",
         row_label="row",
@@ -431,18 +451,21 @@ def validate_deliveries(
         ).fetchall()
     ]
     columns = _checked_columns("spend", table_columns, LOADED_SKIPPED_COLUMNS["spend"])
+    suite = _cached_suite("spend", columns)
     vectors = max(1, chunk_rows // _DUCKDB_VECTOR_ROWS)
-    selected = ", ".join(f'"{c}"' for c in columns)
     single = len(delivery_ids) == 1
     row_ref = (
         "source_row" if single else ("regexp_extract(source_file, '[^/]+$') || ':' || source_row")
+    )
+    selected = ", ".join(
+        [f"{row_ref} AS row_ref"] + [f'"{c}"' for c in _expected_columns(suite, columns)]
     )
 
     def chunks() -> Iterator[pd.DataFrame]:
         # On `con` itself, so the caller's open transaction is seen; nothing else runs on
         # `con` until the result is exhausted.
         result = con.execute(
-            f"SELECT {row_ref} AS row_ref, {selected} FROM raw.spend_lines "
+            f"SELECT {selected} FROM raw.spend_lines "
             "WHERE list_contains(?, delivery_id) ORDER BY source_file, source_row",
             [list(delivery_ids)],
         )
@@ -451,7 +474,7 @@ def validate_deliveries(
 
     return _validate_chunks(
         chunks(),
-        _cached_suite("spend", columns),
+        suite,
         dataset="spend",
         subject=subject or f"{len(delivery_ids)} deliveries",
         row_label="source_row" if single else "file:row",

@@ -389,6 +389,28 @@ from marts.municipality_kpis;
 """
 
 
+# The deliveries page: Stjørdal delivered 3 days ago (on time under the monthly SLA), Selbu
+# last on 2024-06-05 and then sent a file that was rejected (overdue), Tydal never had a
+# delivery accepted (overdue).
+DELIVERIES_SQL = """
+create table marts.delivery_reconciliation (
+    delivery_id varchar, municipality_id varchar, source_file varchar, status varchar,
+    delivery_period varchar, loaded_at timestamp, message varchar
+);
+insert into marts.delivery_reconciliation values
+    ('d1', '5035', '/data/stjordal/2024-05.csv', 'replaced', '2024-05',
+        current_date - interval 40 day, 'replaced by 2024-05b.csv'),
+    ('d2', '5035', '/data/stjordal/2024-05b.csv', 'loaded', '2024-05',
+        current_date - interval 3 day, '120 rows loaded'),
+    ('d3', '5032', '/data/selbu/2024-05.csv', 'loaded', '2024-05',
+        timestamp '2024-06-05 08:00:00', '80 rows loaded'),
+    ('d4', '5032', '/data/selbu/2024-06.csv', 'rejected', null,
+        timestamp '2024-07-05 08:00:00', '2024-06.csv: missing required column ''Beløp'''),
+    ('d5', '5033', '/data/tydal/x.csv', 'rejected', null,
+        timestamp '2024-07-01 08:00:00', 'x.csv: every row is rejected (2)');
+"""
+
+
 def build_snapshot(path: Path) -> Path:
     """Write the sample snapshot to `path` (replacing it) and return the path."""
     path.unlink(missing_ok=True)
@@ -397,6 +419,7 @@ def build_snapshot(path: Path) -> Path:
         con.execute(SNAPSHOT_SQL)
         con.execute(FOLLOWUP_SQL)
         con.execute(COMPLETENESS_SQL)
+        con.execute(DELIVERIES_SQL)
     finally:
         con.close()
     return path

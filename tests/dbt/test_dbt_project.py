@@ -237,6 +237,7 @@ def _seed(path: Path) -> None:
                     None,  # quantity
                     None,  # unit_price
                     LOCAL_SUPPLIER_IDS.get((d, r)),  # local_supplier_id
+                    int(d.removeprefix("D")) * 2**32 + r,  # spend_line_key: delivery no. D<n>
                 )
             )
         ins(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -247,7 +246,6 @@ def all_text(rows: list[dict]) -> str:
 def test_billion_laughs_is_rejected_without_expansion(tmp_path: Path):
     bomb = tmp_path / "bomb.xml"
     bomb.write_text(BILLION_LAUGHS)
-    started = time.perf_counter()
     with pytest.raises(DeliveryRejected, match=r"^bomb\.xml: .*DOCTYPE") as caught:
         ehf.read_header(bomb, None)
     assert "lollol" not in str(caught.value)
@@ -260,7 +258,6 @@ def test_billion_laughs_is_rejected_without_expansion(tmp_path: Path):
     rows = read(folder)
     assert len(rows) == 1 and "file bomb.xml" in rows[0]["_parse_error"]
     assert "DOCTYPE" in rows[0]["_parse_error"] and "lollol" not in all_text(rows)
-    assert time.perf_counter() - started < 2
 
 
 def test_external_entity_is_rejected_and_never_read(tmp_path: Path):
@@ -315,7 +312,6 @@ def test_deep_nesting_is_named_as_such(tmp_path: Path):
     deep.write_text(
         f'<Invoice xmlns="{ehf.UBL_INVOICE}">' + "<a>" * 300 + "</a>" * 300 + "</Invoice>"
     )
-    started = time.perf_counter()
     for attempt in (
         lambda: ehf.read_header(deep, None),
         lambda: list(ehf.iter_batches(deep, None, CsvHeader(list(ehf.COLUMNS)))),
@@ -328,7 +324,6 @@ def test_deep_nesting_is_named_as_such(tmp_path: Path):
             r"\(line 1, column \d+\)\)",
             str(caught.value),
         ), str(caught.value)
-    assert time.perf_counter() - started < 1
 
 
 def test_a_document_of_too_many_elements(tmp_path: Path):

@@ -1,6 +1,8 @@
 """Ingestion assets: each member's spend deliveries, the agreement register, reference data."""
 
 import fnmatch
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -18,7 +20,13 @@ from pipelines.spend_loader import (
     record_rejection,
 )
 from pipelines.supplier_register_loader import load_supplier_register
-from pipelines.warehouse import DELIVERY_TABLES, RAW_TABLES, connect, create_raw_schema
+from pipelines.warehouse import (
+    DELIVERY_TABLES,
+    FILE_FINGERPRINTS,
+    RAW_TABLES,
+    connect,
+    create_raw_schema,
+)
 
 INGEST_GROUP = "ingest"
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time: DuckDB allows one writing process
@@ -42,19 +50,81 @@ def member_partitions(cooperation: Cooperation) -> dg.StaticPartitionsDefinition
 UNREADABLE = "unreadable"  # the checksum of a file that cannot be read (it is rejected)
 
 
-def delivery_order(source: Source) -> list[tuple[Path, str]]:
+def delivery_order(source: Source, con=None) -> list[tuple[Path, str]]:
     """The source's files with their SHA-256, oldest first (modification time, then content):
     where two files declare the same period, the newer one is the one that counts, whatever
-    their names. A file that cannot be read has the checksum UNREADABLE."""
-    files = [(path, _checksum(path)) for path in source.files()]
+    their names. A file that cannot be read has the checksum UNREADABLE.
+
+    With `con` (the warehouse), only new or changed files are read to be checksummed: a
+    file whose size, modification time, change time (ns) and inode are those recorded in
+    raw.file_fingerprints when it was last checksummed keeps that checksum (a folder of
+    e-invoices is checksummed every time). Known limitation: a file whose content changed
+    while all four stayed the same (rewritten in place within the file system's timestamp
+    resolution, or with its clock set back) keeps its old checksum, and so counts as the
+    file loaded before; delete its row in raw.file_fingerprints (or touch the file) to have
+    it read again."""
+    paths = source.files()
+    known = _recorded_fingerprints(con, paths) if con is not None else {}
+    files, hashed = [], []
+    for path in paths:
+        sha, fingerprint = _checksum(path, known.get(str(path)))
+        files.append((path, sha))
+        if fingerprint is not None:
+            hashed.append((str(path), *fingerprint, sha))
+    if con is not None and hashed:
+        _record_fingerprints(con, hashed)
     return sorted(files, key=lambda item: (_modified(item[0]), item[1]))
 
 
-def _checksum(path: Path) -> str:
+def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
+    """What the file system says of a regular file: size, mtime_ns, ctime_ns, inode. None:
+    a folder (or anything else), whose checksum is never taken from the record."""
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
+
+
+def _checksum(path: Path, recorded: tuple | None = None) -> tuple[str, tuple | None]:
+    """The file's SHA-256 (the recorded one when `recorded`, its fingerprint and checksum
+    at the last read, still fits), and its fingerprint when the file was read now and did
+    not change while it was (None: nothing to record)."""
     try:
-        return file_sha256(path)
+        before = _fingerprint(path)
+        if before is not None and recorded is not None and recorded[0] == before:
+            return recorded[1], None
+        sha = file_sha256(path)
+        after = _fingerprint(path)
     except OSError:
-        return UNREADABLE
+        return UNREADABLE, None
+    return sha, before if before is not None and before == after else None
+
+
+def _recorded_fingerprints(con, paths: list[Path]) -> dict[str, tuple]:
+    """path -> ((size, mtime_ns, ctime_ns, inode), sha256) as last recorded."""
+    rows = con.execute(
+        f"SELECT path, size, mtime_ns, ctime_ns, inode, sha256 FROM {FILE_FINGERPRINTS} "
+        "WHERE list_contains(?, path)",
+        [[str(path) for path in paths]],
+    ).fetchall()
+    return {path: (tuple(int(v) for v in values), sha) for path, *values, sha in rows}
+
+
+def _record_fingerprints(con, hashed: list[tuple]) -> None:
+    """Replace the records of the files just checksummed (numbers as text: an inode may
+    not fit a BIGINT). Not atomic, and need not be: a record missing is a file read again."""
+    columns = list(zip(*hashed, strict=True))
+    path, size, mtime, ctime, inode, sha = ([str(v) for v in column] for column in columns)
+    con.execute(f"DELETE FROM {FILE_FINGERPRINTS} WHERE list_contains(?, path)", [path])
+    con.execute(
+        f"""
+        INSERT INTO {FILE_FINGERPRINTS}
+        SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::BIGINT,
+               unnest(?::VARCHAR[])::HUGEINT, unnest(?::VARCHAR[])::HUGEINT,
+               unnest(?::VARCHAR[])::HUGEINT, unnest(?::VARCHAR[]), now()::TIMESTAMP
+        """,
+        [path, size, mtime, ctime, inode, sha],
+    )
 
 
 def _unreadable(path: Path) -> str:
@@ -129,12 +199,12 @@ def _load_source(con, cooperation: Cooperation, member_id: str, source: Source, 
         profile = load_profile(source.profile, cooperation.root, cooperation.folders)
     except ProfileError as error:
         log.error(f"{member_id}: {error}")
-        for path, sha in delivery_order(source):
+        for path, sha in delivery_order(source, con):
             message = f"{path.name}: {error}"
             results.append(record_rejection(con, member_id, path, source.profile, message, sha=sha))
         return results
     _declare_earlier_periods(con, member_id, source)
-    for path, sha in delivery_order(source):
+    for path, sha in delivery_order(source, con):
         started = time.monotonic()
         try:
             declared = source.declared_period(path)
@@ -182,13 +252,33 @@ def check_loaded_deliveries(
     )
 
 
-def _specs(tables: tuple[str, ...], description: str) -> list[dg.AssetSpec]:
+def _changed_anything(context: dg.AssetExecutionContext, results: list[DeliveryResult]) -> bool:
+    """Whether this member's run is a new materialization of the delivery tables: a file
+    was loaded or rejected, or the member's partition was never materialized (so that the
+    models downstream, which wait for every member, can be built). A run that only skipped
+    files loaded before records an observation instead, and nothing downstream is rebuilt."""
+    if any(r.status != "skipped_duplicate" for r in results):
+        return True
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(["raw", DELIVERY_TABLES[0]]),
+            asset_partitions=[context.partition_key],
+        ),
+        limit=1,
+    )
+    return not records.records
+
+
+def _specs(
+    tables: tuple[str, ...], description: str, skippable: bool = False
+) -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
             ["raw", table],
             group_name=INGEST_GROUP,
             kinds={"duckdb", "python"},
             description=f"raw.{table}: {description}",
+            skippable=skippable,
         )
         for table in tables
     ]
@@ -200,7 +290,9 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
         specs=_specs(
             DELIVERY_TABLES,
             "one member's spend deliveries, each file loaded with "
-            "lineage or rejected with its reason",
+            "lineage or rejected with its reason (a run that only finds files loaded before "
+            "records an observation, not a materialization)",
+            skippable=True,
         ),
         check_specs=[
             dg.AssetCheckSpec(
@@ -232,8 +324,14 @@ def build_ingest_assets(cooperation: Cooperation) -> list[dg.AssetsDefinition]:
                 [r.message for r in results if r.status == "rejected"]
             ),
         }
-        for table in DELIVERY_TABLES:
-            yield dg.MaterializeResult(asset_key=["raw", table], metadata=summary)
+        if _changed_anything(context, results):
+            for table in DELIVERY_TABLES:
+                yield dg.MaterializeResult(asset_key=["raw", table], metadata=summary)
+        else:  # only files loaded before: the tables are as they were, nothing to build
+            for table in DELIVERY_TABLES:
+                yield dg.AssetObservation(
+                    asset_key=["raw", table], partition=context.partition_key, metadata=summary
+                )
         yield check_loaded_deliveries(cooperation, results)
 
     @dg.multi_asset(

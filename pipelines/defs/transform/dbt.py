@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.defs.automation import BUILD_CONDITION
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.processes import is_running
+from pipelines.progress import DbtProgress, say
 from pipelines.settings import DBT_PROJECT_DIR, Cooperation
 
 WAREHOUSE_ENV_VAR = "SAMKJOP_WAREHOUSE"  # read by dbt_project/profiles.yml
@@ -102,6 +104,25 @@ def dbt_vars(cooperation: Cooperation) -> dict:
     }
 
 
+def _nodes_to_build(manifest_path: Path) -> int:
+    """The models, seeds and snapshots a `dbt build` of the whole project builds."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    built = ("model", "seed", "snapshot")
+    return sum(
+        1
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in built and node.get("config", {}).get("enabled", True)
+    )
+
+
+class _Translator(DagsterDbtTranslator):
+    """dagster-dbt's asset keys and checks; every model, seed and snapshot is built on its
+    own once its inputs changed (pipelines/defs/automation.py)."""
+
+    def get_automation_condition(self, dbt_resource_props):
+        return BUILD_CONDITION
+
+
 def build_dbt_assets(cooperation: Cooperation) -> tuple[dg.AssetsDefinition, DbtCliResource]:
     project, dbt_resource = dbt_project_for(cooperation)
     # The unit tests pin the metric rules with vars of their own; they run in `make test`,
@@ -114,9 +135,20 @@ def build_dbt_assets(cooperation: Cooperation) -> tuple[dg.AssetsDefinition, Dbt
         json.dumps(dbt_vars(cooperation), sort_keys=True),  # as parsed: partial parsing
     ]
 
-    @dbt_assets(manifest=project.manifest_path, project=project, pool=WAREHOUSE_POOL)
+    to_build = _nodes_to_build(project.manifest_path)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        pool=WAREHOUSE_POOL,
+        dagster_dbt_translator=_Translator(),
+    )
     def samkjop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         target = _build_target(cooperation)
-        yield from dbt.cli(build_args, target_path=target, context=context).stream()
+        progress = DbtProgress(to_build)
+        for event in dbt.cli(build_args, target_path=target, context=context).stream():
+            progress.saw(event)
+            yield event
+        say(f"    {progress.describe()}")
 
     return samkjop_dbt_models, dbt_resource

@@ -12,10 +12,11 @@
 -- identified neither way is never on the agreement.
 --
 -- Keyed by what matching depends on - (municipality, category, supplier, invoice
--- date) of the influenceable lines - not by line: the lines of one supplier on
--- one day match alike, so the range join runs over the distinct keys (equality on
--- category and municipality plus the date range) and the readers join back on the
--- key. One row per key and active agreement.
+-- date) of the influenceable rule keys of int_spend_lines_classified (each the
+-- distinct lines of one supplier, art and item code on one day) - not by line:
+-- the lines of one supplier on one day match alike, so the range join runs over
+-- the distinct keys (equality on category and municipality plus the date range)
+-- and the readers join back on the key. One row per key and active agreement.
 
 with
 

@@ -1,8 +1,12 @@
--- Rule 1 (influenceable spend) and rule 2 (category) for every spend line that
--- has an exchange rate: one narrow row per line (fct_spend_lines joins it back
--- to the line's other columns; 5 million wide rows are written only once).
+-- Rule 1 (influenceable spend) and rule 2 (category), computed once per rule key
+-- (macro rule_key_columns: member, valid organisation number, local_supplier_id,
+-- supplier name, art, item code and invoice date - everything the rules read of a
+-- line) of the lines that have an exchange rate, never per line: lines with one
+-- key are classified alike. One row per key with line_count, its lines;
+-- int_spend_lines_matched adds the agreement flags and fct_spend_lines joins the
+-- lines to them once, on the key.
 --
--- Every line gets its supplier identity here, once (int_supplier_identities,
+-- Every key gets its supplier identity here, once (int_supplier_identities,
 -- BRIEF §4 rule 5: organisation number, else the supplier register), and every
 -- later model reads it from this model or fct_spend_lines.
 -- Rule 1: influenceable = the line's KOSTRA art is in the influenceable set
@@ -19,9 +23,43 @@ with
 
 converted_lines as (
 
-    select * from {{ ref('int_spend_lines_converted') }}
+    select
+        converted.municipality_id,
+        {{ valid_org_no('converted') }} as valid_org_no,
+        converted.local_supplier_id,
+        converted.supplier_name,
+        converted.art,
+        converted.item_code,
+        converted.invoice_date
 
-    where has_exchange_rate
+    from {{ ref('int_spend_lines_converted') }} as converted
+
+    where converted.has_exchange_rate
+
+),
+
+rule_keys as (
+
+    select
+        municipality_id,
+        valid_org_no,
+        local_supplier_id,
+        supplier_name,
+        art,
+        item_code,
+        invoice_date,
+        count(*) as line_count
+
+    from converted_lines
+
+    group by
+        municipality_id,
+        valid_org_no,
+        local_supplier_id,
+        supplier_name,
+        art,
+        item_code,
+        invoice_date
 
 ),
 
@@ -31,16 +69,10 @@ supplier_identities as (
 
 ),
 
-spend_lines as (
+rule_key_suppliers as (
 
     select
-        converted_lines.spend_line_id,
-        converted_lines.municipality_id,
-        converted_lines.invoice_date,
-        converted_lines.supplier_org_no,
-        converted_lines.is_supplier_org_no_valid,
-        converted_lines.art,
-        converted_lines.item_code,
+        rule_keys.*,
         supplier_identities.supplier_key,
         supplier_identities.is_supplier_identified,
         supplier_identities.supplier_identified_by,
@@ -51,21 +83,15 @@ spend_lines as (
             when supplier_identities.is_supplier_identified then supplier_identities.supplier_key
         end as identified_supplier_key
 
-    from converted_lines
+    from rule_keys
 
     inner join supplier_identities
         on
-            converted_lines.municipality_id = supplier_identities.municipality_id
-            and {{ null_safe_equal(
-                "case when converted_lines.is_supplier_org_no_valid"
-                ~ " then converted_lines.supplier_org_no end",
-                'supplier_identities.valid_org_no',
-            ) }}
-            and {{ null_safe_equal(
-                'converted_lines.local_supplier_id', 'supplier_identities.local_supplier_id'
-            ) }}
-            and {{ null_safe_equal(
-                'converted_lines.supplier_name', 'supplier_identities.supplier_name'
+            rule_keys.municipality_id = supplier_identities.municipality_id
+            and {{ same_values(
+                'rule_keys',
+                'supplier_identities',
+                ['valid_org_no', 'local_supplier_id', 'supplier_name'],
             ) }}
 
 ),
@@ -97,20 +123,20 @@ classification_rules as (
 flagged as (
 
     select
-        spend_lines.*,
-        {{ normalize_item_code('spend_lines.item_code') }} as item_code_normalized,
+        rule_key_suppliers.*,
+        {{ normalize_item_code('rule_key_suppliers.item_code') }} as item_code_normalized,
         kostra_arts.art is not null as is_art_known,
         excluded_suppliers.supplier_key is not null as is_excluded_supplier,
         coalesce(kostra_arts.is_influenceable, false)
         and excluded_suppliers.supplier_key is null as is_influenceable
 
-    from spend_lines
+    from rule_key_suppliers
 
     left join kostra_arts
-        on spend_lines.art = kostra_arts.art
+        on rule_key_suppliers.art = kostra_arts.art
 
     left join excluded_suppliers
-        on spend_lines.identified_supplier_key = excluded_suppliers.supplier_key
+        on rule_key_suppliers.identified_supplier_key = excluded_suppliers.supplier_key
 
 ),
 
@@ -275,17 +301,19 @@ art_rules as (
 classified as (
 
     select
-        flagged.spend_line_id,
         flagged.municipality_id,
+        flagged.valid_org_no,
+        flagged.local_supplier_id,
+        flagged.supplier_name,
+        flagged.art,
+        flagged.item_code,
         flagged.invoice_date,
-        flagged.supplier_org_no,
-        flagged.is_supplier_org_no_valid,
+        flagged.line_count,
         flagged.supplier_key,
         flagged.is_supplier_identified,
         flagged.supplier_identified_by,
         flagged.identified_org_no,
         flagged.register_supplier_id,
-        flagged.art,
         flagged.item_code_normalized,
         flagged.is_art_known,
         flagged.is_excluded_supplier,

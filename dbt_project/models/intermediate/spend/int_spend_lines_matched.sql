@@ -1,5 +1,5 @@
--- Rules 4-6 and 10 per spend line, from the active agreements of rule 3
--- (int_spend_line_agreements, computed once there).
+-- Rules 4-6 and 10 per rule key (macro rule_key_columns), from the active
+-- agreements of rule 3 (int_spend_line_agreements, computed once there).
 --
 -- Rule 4: covered = at least one active agreement.
 -- Rule 5: on-agreement = covered and the line's identified supplier is a supplier
@@ -10,14 +10,15 @@
 --   agreement that the municipality participates in and that is valid on the
 --   invoice date, whatever its categories.
 --
--- One narrow row per line (fct_spend_lines joins it to the line's columns). The
--- flags are aggregated per match key (municipality, category, supplier, invoice
--- date) and joined back to the lines on equality; lines without any match get
--- false.
+-- One row per rule key of int_spend_lines_classified, with its classification
+-- and the flags: everything fct_spend_lines adds to a line, joined to the lines
+-- once, on the key. The flags are aggregated per match key (municipality,
+-- category, supplier, invoice date) and joined to the rule keys on equality;
+-- keys without any match get false.
 
 with
 
-spend_lines as (
+rule_keys as (
 
     select * from {{ ref('int_spend_lines_classified') }}
 
@@ -93,7 +94,7 @@ supplier_days as (
         supplier_key,
         invoice_date
 
-    from spend_lines
+    from rule_keys
 
     where is_supplier_identified
 
@@ -120,7 +121,20 @@ supplier_agreements as (
 final as (
 
     select
-        spend_lines.spend_line_id,
+        {% for column in rule_key_columns() -%}
+        rule_keys.{{ column }},
+        {% endfor -%}
+        rule_keys.supplier_key,
+        rule_keys.is_supplier_identified,
+        rule_keys.supplier_identified_by,
+        rule_keys.identified_org_no,
+        rule_keys.register_supplier_id,
+        rule_keys.is_art_known,
+        rule_keys.is_excluded_supplier,
+        rule_keys.is_influenceable,
+        rule_keys.category_id,
+        rule_keys.classification_rule_type,
+        rule_keys.classification_rule_pattern,
         coverage.municipality_id is not null as is_covered,
         coalesce(coverage.is_on_agreement, false) as is_on_agreement,
         {% for scope in ['national', 'cooperation', 'local'] -%}
@@ -132,19 +146,19 @@ final as (
         -- a supplier_key that is not identified ('name:...') matches none of
         -- supplier_agreements' keys; the flag states it, outside the join condition
         -- (inside it, DuckDB plans a nested-loop join)
-        spend_lines.is_supplier_identified
+        rule_keys.is_supplier_identified
         and supplier_agreements.municipality_id is not null as has_supplier_agreement
 
-    from spend_lines
+    from rule_keys
 
     left join coverage
-        on {{ same_match_key('spend_lines', 'coverage') }}
+        on {{ same_match_key('rule_keys', 'coverage') }}
 
     left join supplier_agreements
         on
-            spend_lines.municipality_id = supplier_agreements.municipality_id
-            and spend_lines.supplier_key = supplier_agreements.supplier_key
-            and spend_lines.invoice_date = supplier_agreements.invoice_date
+            rule_keys.municipality_id = supplier_agreements.municipality_id
+            and rule_keys.supplier_key = supplier_agreements.supplier_key
+            and rule_keys.invoice_date = supplier_agreements.invoice_date
 
 )
 

@@ -110,6 +110,8 @@ final as (
             as last_invoice_date,
         coalesce(loaded_lines.spend_line_count, 0) as spend_line_count,
         deliveries.amount_loaded as reported_amount_loaded,
+        deliveries.delivery_series,
+        deliveries.delivery_period,
         deliveries.loaded_at
 
     from deliveries

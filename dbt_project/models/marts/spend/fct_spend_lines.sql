@@ -1,25 +1,36 @@
+{{ config(
+    pre_hook="{{ build_joins_on_the_right() }}",
+    post_hook="{{ build_joins_on_the_right(false) }}",
+) }}
+
 -- One row per loaded spend line that has an exchange rate, with its amount in
 -- the cooperation's currency, its supplier identity (rule 5: organisation number
 -- or supplier register), its category (rules 1-2) and its agreement flags
 -- (rules 3-6, 10). Lines without a rate are in rejected_rows instead.
+--
+-- One pass over the lines: the rules ran once per rule key (macro
+-- rule_key_columns) in int_spend_lines_classified and int_spend_lines_matched,
+-- whose results are joined to each line on its key: one hash join, built on the
+-- results (macro build_joins_on_the_right: DuckDB would build it on the millions
+-- of wide lines), which the lines probe. spend_line_key is the integer line id
+-- the loader gave the line (tests and joins use it); spend_line_id the lineage
+-- users read.
 
 with
 
 spend_lines as (
 
-    select * from {{ ref('int_spend_lines_converted') }}
+    select
+        converted.*,
+        {{ valid_org_no('converted') }} as valid_org_no
 
-    where has_exchange_rate
+    from {{ ref('int_spend_lines_converted') }} as converted
 
-),
-
-classified as (
-
-    select * from {{ ref('int_spend_lines_classified') }}
+    where converted.has_exchange_rate
 
 ),
 
-matched as (
+rule_results as (
 
     select * from {{ ref('int_spend_lines_matched') }}
 
@@ -29,6 +40,7 @@ final as (
 
     select
         spend_lines.spend_line_id,
+        spend_lines.spend_line_key,
         spend_lines.delivery_id,
         spend_lines.municipality_id,
         spend_lines.invoice_id,
@@ -42,11 +54,11 @@ final as (
         spend_lines.is_supplier_org_no_valid,
         spend_lines.supplier_name,
         spend_lines.local_supplier_id,
-        classified.supplier_key,
-        classified.is_supplier_identified,
-        classified.supplier_identified_by,
-        classified.identified_org_no,
-        classified.register_supplier_id,
+        rule_results.supplier_key,
+        rule_results.is_supplier_identified,
+        rule_results.supplier_identified_by,
+        rule_results.identified_org_no,
+        rule_results.register_supplier_id,
         spend_lines.supplier_country,
         spend_lines.account,
         spend_lines.art,
@@ -63,22 +75,22 @@ final as (
         spend_lines.seller_item_id,
         spend_lines.quantity,
         spend_lines.unit_price,
-        classified.is_art_known,
-        classified.is_excluded_supplier,
-        classified.is_influenceable,
-        classified.category_id,
-        classified.classification_rule_type,
-        classified.classification_rule_pattern,
-        matched.is_covered,
-        matched.is_on_agreement,
-        matched.is_covered_national,
-        matched.is_on_agreement_national,
-        matched.is_covered_cooperation,
-        matched.is_on_agreement_cooperation,
-        matched.is_covered_local,
-        matched.is_on_agreement_local,
-        matched.active_agreement_count,
-        matched.has_supplier_agreement,
+        rule_results.is_art_known,
+        rule_results.is_excluded_supplier,
+        rule_results.is_influenceable,
+        rule_results.category_id,
+        rule_results.classification_rule_type,
+        rule_results.classification_rule_pattern,
+        rule_results.is_covered,
+        rule_results.is_on_agreement,
+        rule_results.is_covered_national,
+        rule_results.is_on_agreement_national,
+        rule_results.is_covered_cooperation,
+        rule_results.is_on_agreement_cooperation,
+        rule_results.is_covered_local,
+        rule_results.is_on_agreement_local,
+        rule_results.active_agreement_count,
+        rule_results.has_supplier_agreement,
         spend_lines.source_file,
         spend_lines.source_row,
         spend_lines.file_sha256,
@@ -86,11 +98,8 @@ final as (
 
     from spend_lines
 
-    inner join classified
-        on spend_lines.spend_line_id = classified.spend_line_id
-
-    inner join matched
-        on spend_lines.spend_line_id = matched.spend_line_id
+    inner join rule_results
+        on {{ same_values('spend_lines', 'rule_results', rule_key_columns()) }}
 
 )
 

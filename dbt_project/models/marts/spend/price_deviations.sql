@@ -75,7 +75,7 @@ supplier_names as (
 candidate_prices as (
 
     select
-        spend_lines.spend_line_id,
+        spend_lines.spend_line_key,
         price_list.agreement_id,
         price_list.unit_price as agreed_unit_price,
         price_list.currency as price_list_currency,
@@ -124,13 +124,13 @@ ranked_prices as (
     select
         converted_prices.*,
         row_number() over (
-            partition by converted_prices.spend_line_id
+            partition by converted_prices.spend_line_key
             order by
                 converted_prices.agreed_unit_price_base,
                 converted_prices.agreement_id
         ) as price_rank,
         count(*) over (
-            partition by converted_prices.spend_line_id
+            partition by converted_prices.spend_line_key
         ) as matching_price_count
 
     from converted_prices
@@ -169,7 +169,7 @@ compared as (
     from spend_lines
 
     inner join ranked_prices
-        on spend_lines.spend_line_id = ranked_prices.spend_line_id
+        on spend_lines.spend_line_key = ranked_prices.spend_line_key
 
     where ranked_prices.price_rank = 1
 

@@ -6,16 +6,22 @@ with
 
 replaced_deliveries as (
 
-    select delivery_id from {{ ref('stg_raw__delivery_replacements') }}
+    select distinct delivery_id from {{ ref('stg_raw__delivery_replacements') }}
 
 ),
 
+-- a row of a replaced delivery leaves with it (an anti-join: portable, unlike
+-- NOT IN (subquery)); a row rejected before any delivery was recorded stays
 loader_rejections as (
 
-    select * from {{ ref('stg_raw__rejected_rows') }}
-    where
-        delivery_id is null
-        or delivery_id not in (select replaced_deliveries.delivery_id from replaced_deliveries)
+    select rejected.*
+
+    from {{ ref('stg_raw__rejected_rows') }} as rejected
+
+    left join replaced_deliveries
+        on rejected.delivery_id = replaced_deliveries.delivery_id
+
+    where replaced_deliveries.delivery_id is null
 
 ),
 

@@ -23,6 +23,8 @@ renamed as (
         amount_loaded,
         first_invoice_date,
         last_invoice_date,
+        series as delivery_series,
+        period as delivery_period,
         loaded_at
 
     from source

@@ -14,6 +14,7 @@ renamed as (
             "'-'",
             'cast(source_row as ' ~ dbt.type_string() ~ ')',
         ]) }} as spend_line_id,
+        spend_line_key,
         delivery_id,
         municipality_id,
         invoice_id,
