@@ -395,6 +395,21 @@ def test_a_broken_delivery_is_rejected_whole_and_earlier_numbers_stay(
     assert "rejected delivery: spend_5037_2024-08.csv: missing required column" in status.stdout
     assert "5037 Levanger: 2 deliveries, last accepted " in status.stdout
     assert "(spend_5037.csv); 1 rejected whole" in status.stdout
+    assert "Every member is on time (one delivery per member per month)." in status.stdout
+
+    # the same snapshot a year later: the member is overdue (a copy, read through a config
+    # that names it; the shared snapshot stays as it is)
+    late = config.parent / "a-year-later.snapshot.duckdb"
+    late.write_bytes(snapshot.read_bytes())
+    con = duckdb.connect(str(late))
+    con.execute("UPDATE marts.delivery_reconciliation SET loaded_at = loaded_at - INTERVAL 400 DAY")
+    con.close()
+    later = config.parent / "a-year-later.yml"
+    later.write_text(config.read_text(encoding="utf-8") + f"snapshot: {late}\n", encoding="utf-8")
+    status = samkjop_here(capsys, "status", "--config", str(later))
+    assert "Overdue: 5037 Levanger" in status.stdout
+    assert "  OVERDUE: last accepted delivery " in status.stdout
+    assert "days overdue (one delivery per member per month)" in status.stdout
 
 
 @pytest.mark.xdist_group("innherred_run")

@@ -25,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from pipelines.defs.automation import (
     AUTOMATION_INTERVAL_ENV_VAR,
@@ -37,6 +38,8 @@ from pipelines.defs.automation import (
 from pipelines.processes import is_running
 from pipelines.settings import PROJECT_ROOT, load_config
 from tests.test_control_room import _cooperation_with_globs, _delivery
+
+DELIVERIES_PAGE = PROJECT_ROOT / "dashboards" / "app_pages" / "deliveries.py"
 
 SAMKJOP = str(Path(sys.executable).parent / "samkjop")
 READY_TIMEOUT = 240  # the UI loads the code location (dbt manifest) first
@@ -170,7 +173,7 @@ def _untracked() -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.system  # `make test-system`, run by CI after `make test`
-def test_deliveries_are_loaded_built_and_published_with_no_command_typed(tmp_path):
+def test_deliveries_are_loaded_built_and_published_with_no_command_typed(tmp_path, monkeypatch):
     if not Path("/proc").is_dir():
         pytest.skip("needs /proc (Linux)")
     before = _untracked()
@@ -205,6 +208,7 @@ def test_deliveries_are_loaded_built_and_published_with_no_command_typed(tmp_pat
                 "WHERE invoice_id IN ('H1', 'V1') ORDER BY 1"
             ).fetchall()
         assert invoices == [("5037", "H1"), ("5038", "V1")]
+        _assert_the_dashboards_show_it(cooperation.snapshot, monkeypatch)
         serve.wait_for("Dagster UI is ready", READY_TIMEOUT)
         serve.wait_for("dashboards is ready", 10)
         _assert_one_build_for_both(cooperation, dropped)
@@ -225,6 +229,16 @@ def test_deliveries_are_loaded_built_and_published_with_no_command_typed(tmp_pat
     assert left == [], f"still running after serve stopped: {left}"
     assert _carrying(config) == []
     assert _untracked() - before == set()  # nothing written into the source tree
+
+
+def _assert_the_dashboards_show_it(snapshot: Path, monkeypatch) -> None:
+    """The dashboards' Deliveries page, on the snapshot the control room published, shows
+    both members' new file as their last accepted delivery."""
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(snapshot))
+    app = AppTest.from_file(str(DELIVERIES_PAGE), default_timeout=60).run()
+    assert not app.exception, [error.value for error in app.exception]
+    table = app.dataframe[0].value
+    assert set(table["last_file"]) == {"2026-03.csv"}, table
 
 
 def _assert_one_build_for_both(cooperation, dropped: float) -> None:
