@@ -583,7 +583,7 @@ def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
     the next one is due under the spend contract's SLA, whether it is overdue (decided by
     pipelines.freshness, as Dagster and `samkjop status` decide it) and its deliveries
     rejected whole."""
-    from pipelines.freshness import judge, last_accepted_deliveries
+    from pipelines.freshness import ACCEPTED_STATUSES, judge, last_accepted_deliveries
 
     deliveries = _query(
         snapshot,
@@ -602,7 +602,7 @@ def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
     rows = []
     for member in judged:
         own = deliveries[deliveries["municipality_id"] == member.member_id]
-        accepted = own[own["status"].isin(["loaded", "replaced"])]
+        accepted = own[own["status"].isin(ACCEPTED_STATUSES)]
         rejected = own[own["status"] == "rejected"]
         last = accepted.iloc[-1] if not accepted.empty else None
         rows.append(

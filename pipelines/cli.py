@@ -655,7 +655,9 @@ def _status_of_member(member, deliveries: list[tuple]) -> None:
     if not deliveries:
         _say(f"\n{member.id} {member.name}: no delivery yet")
         return
-    accepted = [d for d in deliveries if d[2] == "loaded"]
+    from pipelines.freshness import ACCEPTED_STATUSES
+
+    accepted = [d for d in deliveries if d[2] in ACCEPTED_STATUSES]
     rejected_files = [d for d in deliveries if d[2] == "rejected"]
     rejected_rows = sum(d[5] for d in deliveries)
     last = max(accepted, key=lambda d: d[7]) if accepted else None

@@ -27,6 +27,9 @@ from pipelines.settings import CONTRACTS_DIR, Cooperation
 from pipelines.yaml_loader import load_yaml
 
 SLA_DATASET = "spend"
+# A published delivery is accepted when it loaded, even if a later re-delivery replaced it
+# (marts.delivery_reconciliation's statuses); a rejected file or a duplicate never is.
+ACCEPTED_STATUSES = ("loaded", "replaced")
 # ODCS v3 units, and the words people write for them
 _UNITS = {
     "d": "day",
@@ -174,7 +177,8 @@ def last_accepted_deliveries(source: Source) -> dict[str, datetime]:
     elif "marts.delivery_reconciliation" in tables:  # a published snapshot
         sql = (
             "SELECT municipality_id, max(loaded_at) FROM marts.delivery_reconciliation "
-            "WHERE status IN ('loaded', 'replaced') GROUP BY municipality_id"
+            f"WHERE status IN ({', '.join(repr(s) for s in ACCEPTED_STATUSES)}) "
+            "GROUP BY municipality_id"
         )
     else:
         return {}

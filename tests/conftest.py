@@ -13,6 +13,7 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import duckdb
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -283,3 +284,14 @@ def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         env={**os.environ, ENV_VAR: str(out / DEMO_PHASE_LOG)},
     )
     return config, result
+
+
+@pytest.fixture
+def con():
+    """An in-memory warehouse with the raw schema (a test file may define its own `con`)."""
+    from pipelines.warehouse import create_raw_schema
+
+    connection = duckdb.connect()
+    create_raw_schema(connection)
+    yield connection
+    connection.close()

@@ -17,14 +17,6 @@ from pipelines.warehouse import FILE_FINGERPRINTS, RAW_TABLES, create_raw_schema
 
 
 @pytest.fixture
-def con():
-    connection = duckdb.connect()
-    create_raw_schema(connection)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def hashed(monkeypatch) -> list[str]:
     """The names of the files read to be checksummed."""
     names: list[str] = []

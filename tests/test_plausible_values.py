@@ -24,14 +24,6 @@ TODAY = date(2026, 6, 15)
 LINE = "5035,{id},1,{day},923609016,Data AS,11500,115,{amount},NOK,,,,,{tail}"
 
 
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    create_raw_schema(connection)
-    yield connection
-    connection.close()
-
-
 def _file(tmp_path: Path, rows: list[tuple[str, str]], header_tail: str = "") -> Path:
     """A canonical file of (invoice date, amount) rows; invoice ids R1, R2, ..."""
     body = "".join(

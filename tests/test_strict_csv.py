@@ -9,12 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.profiles import ProfileError, load_profile
 from pipelines.spend_loader import load_spend_file
-from pipelines.warehouse import create_raw_schema
 from tests.conftest import CANONICAL_HEADER, write
 
 PROFILE = """
@@ -28,14 +26,6 @@ fields:
   description: {{column: Tekst}}
 """
 HEADER = "Bilag;Dato;Leverandør;Beløp;Tekst"
-
-
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    create_raw_schema(connection)
-    yield connection
-    connection.close()
 
 
 def _profile(tmp_path: Path, extra: str = ""):
