@@ -15,7 +15,8 @@ run worker appends one JSON line per phase to it:
   (dbt), finished or still running: `getrusage` of the worker and of its reaped children,
   plus the CPU times `/proc` gives for the live ones;
 - `peak_rss_mib`: the largest sum of resident sets of the worker and the processes below it,
-  sampled every `SAMPLE_SECONDS` (and at each phase's start and end).
+  sampled every `SAMPLE_SECONDS` (and at each phase's start and end); a step shorter than
+  that takes the samples just before and after it.
 
 A phase's figures are exact at its own start and end (measured there). A step's start and
 end are Dagster's event timestamps, between two samples: its CPU is interpolated from the
@@ -33,7 +34,7 @@ import os
 import resource
 import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,15 +164,14 @@ class Sampler:
         return cpu[index - 1] + share * (cpu[index] - cpu[index - 1])
 
     def peak_rss(self, start: float | None = None, end: float | None = None) -> int:
-        """The largest sampled RSS between `start` and `end` (all samples without them)."""
+        """The largest sampled RSS from the last sample at or before `start` to the first at
+        or after `end` (all samples without them): a window shorter than the sampling
+        interval still has the samples around it."""
         with self._lock:
-            samples = list(zip(self.times, self.rss, strict=True))
-        inside = [
-            rss
-            for moment, rss in samples
-            if (start is None or moment >= start) and (end is None or moment <= end)
-        ]
-        return max(inside, default=0)
+            times, rss = list(self.times), list(self.rss)
+        first = 0 if start is None else max(bisect_right(times, start) - 1, 0)
+        last = len(times) if end is None else bisect_left(times, end) + 1
+        return max(rss[first:last], default=0)
 
 
 # --- the phase log ---------------------------------------------------------------------------
