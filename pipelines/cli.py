@@ -143,7 +143,8 @@ def _say_waiting(holder, minutes: float) -> None:
 def _worker_command(args: argparse.Namespace, cooperation: Cooperation) -> list[str]:
     members = [arg for member in args.municipality or [] for arg in ("--municipality", member)]
     config = str(cooperation.config_path)
-    return [sys.executable, "-m", "pipelines.cli", RUN_WORKER, "--config", config, *members]
+    full = ["--full"] if args.full else []
+    return [sys.executable, "-m", "pipelines.cli", RUN_WORKER, "--config", config, *members, *full]
 
 
 def _clean_up_after(cooperation: Cooperation) -> None:
@@ -214,6 +215,10 @@ def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_pa
     _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
     inputs = None if args.municipality else fingerprint(cooperation)  # before any file is read
     forget_published(cooperation)  # until this run has published
+    if args.full:
+        from pipelines import incremental
+
+        incremental.forget(cooperation.warehouse)  # the spend lines are rebuilt in full too
     with _dagster_output_to(log_path):
         instance = open_instance(cooperation)
         release_dead_runs(
@@ -778,7 +783,8 @@ def _parser() -> argparse.ArgumentParser:
         "--full",
         action="store_true",
         help="run everything even when no delivery, setting, model or code changed since the "
-        "last run that published (without it such a run does nothing and says so)",
+        "last run that published (without it such a run does nothing and says so), and "
+        "rebuild the spend lines in full rather than delivery by delivery",
     )
     worker = commands.add_parser(RUN_WORKER)  # started by `samkjop run`; not listed
     worker.add_argument("--config", required=True)

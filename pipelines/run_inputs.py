@@ -106,9 +106,19 @@ def _inputs(cooperation: Cooperation) -> Iterator[Path]:
     yield from _source_matches(cooperation.supplier_registers)
     yield from _profile_files(cooperation)
     yield from (cooperation.reference_file(dataset) for dataset in REFERENCE_DATASETS)
+    yield from _platform_paths()
+
+
+def _platform_paths() -> Iterator[Path]:
+    """The platform's own code: pipelines, data contracts and the dbt project."""
     yield from _PLATFORM_FILES
     for tree in _PLATFORM_TREES:
         yield from _tree(tree)
+
+
+def platform_stat_lines() -> Iterator[str]:
+    """Path, size and modification time of every file of the platform's code."""
+    return (_stat_line(path) for path in _platform_paths())
 
 
 def fingerprint(cooperation: Cooperation) -> str:

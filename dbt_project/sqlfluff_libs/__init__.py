@@ -128,3 +128,18 @@ def rule_key_columns() -> list[str]:
 
 def valid_org_no(lines: str) -> str:
     return f"case when {lines}.is_supplier_org_no_valid then {lines}.supplier_org_no end"
+
+
+def new_deliveries_only(lines: str) -> str:
+    return (
+        "and not exists (select 1 from (select distinct delivery_id from fct_spend_lines) "
+        f"as held where held.delivery_id = {lines}.delivery_id)"
+    )
+
+
+def line_model_materialization() -> str:
+    return "incremental"
+
+
+def forget_deliveries_no_longer_loaded(current_lines: str) -> str:
+    return ""

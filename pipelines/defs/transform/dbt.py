@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines import incremental
 from pipelines.defs.automation import BUILD_CONDITION
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.processes import is_running
@@ -104,6 +105,20 @@ def dbt_vars(cooperation: Cooperation) -> dict:
     }
 
 
+def _line_model_plan(cooperation: Cooperation) -> tuple[str, bool]:
+    """The fingerprint of what fct_spend_lines' rows depend on besides the deliveries, and
+    whether this build must rebuild it in full (pipelines/incremental.py). Before a full
+    rebuild the old record goes: a rebuild that fails leaves none, so the next is full too."""
+    line_inputs = incremental.line_model_inputs(cooperation.warehouse, dbt_vars(cooperation))
+    last = incremental.recorded(cooperation.warehouse)
+    if last == line_inputs:
+        return line_inputs, False
+    reason = "first build" if last is None else "rules, reference data, settings or code changed"
+    say(f"    spend lines rebuilt in full ({reason})")
+    incremental.forget(cooperation.warehouse)
+    return line_inputs, True
+
+
 def _nodes_to_build(manifest_path: Path) -> int:
     """The models, seeds and snapshots a `dbt build` of the whole project builds."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
@@ -146,9 +161,16 @@ def build_dbt_assets(cooperation: Cooperation) -> tuple[dg.AssetsDefinition, Dbt
     def samkjop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         target = _build_target(cooperation)
         progress = DbtProgress(to_build)
-        for event in dbt.cli(build_args, target_path=target, context=context).stream():
-            progress.saw(event)
-            yield event
+        line_inputs, full_refresh = _line_model_plan(cooperation)
+        (target / "run_results.json").unlink(missing_ok=True)
+        try:
+            args = build_args + (["--full-refresh"] if full_refresh else [])
+            for event in dbt.cli(args, target_path=target, context=context).stream():
+                progress.saw(event)
+                yield event
+        finally:
+            if incremental.line_model_outcome(target / "run_results.json") == "success":
+                incremental.record(cooperation.warehouse, line_inputs)
         say(f"    {progress.describe()}")
 
     return samkjop_dbt_models, dbt_resource

@@ -65,7 +65,7 @@ numbered_lines as (
             when line_no is null then 1
             else row_number() over (
                 partition by municipality_id, supplier_key, invoice_id, delivery_id, line_no
-                order by source_row, spend_line_id
+                order by source_row, spend_line_key
             )
         end as copy_number
 

@@ -1,5 +1,14 @@
 {{ config(
-    pre_hook="{{ build_joins_on_the_right() }}",
+    materialized=line_model_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ forget_deliveries_no_longer_loaded(
+            '(select delivery_id from ' ~ ref('int_spend_lines_converted')
+            ~ ' where has_exchange_rate)'
+        ) }}",
+        "{{ build_joins_on_the_right() }}",
+    ],
     post_hook="{{ build_joins_on_the_right(false) }}",
 ) }}
 
@@ -15,6 +24,11 @@
 -- of wide lines), which the lines probe. spend_line_key is the integer line id
 -- the loader gave the line (tests and joins use it); spend_line_id the lineage
 -- users read.
+--
+-- Incremental by delivery on DuckDB (macro line_model_materialization): a build
+-- removes the lines of deliveries no longer loaded and adds those of deliveries
+-- not held yet; pipelines/incremental.py rebuilds it in full when rules,
+-- reference data, settings or code changed.
 
 with
 
@@ -26,7 +40,9 @@ spend_lines as (
 
     from {{ ref('int_spend_lines_converted') }} as converted
 
-    where converted.has_exchange_rate
+    where
+        converted.has_exchange_rate
+        {{ new_deliveries_only('converted') }}
 
 ),
 
