@@ -6,6 +6,11 @@
     and the code are unchanged; pipelines/incremental.py makes the build a
     full refresh whenever one of them changed. Other engines build the table
     in full every time.
+
+    Both steps are decided on the deliveries (a few hundred rows), never by
+    joining millions of lines: the new deliveries' ids are looked up first and
+    filter the lines as a list of values, which DuckDB applies where it reads
+    them.
 #}
 {% macro line_model_materialization() -%}
     {{ return(adapter.dispatch('line_model_materialization', 'samkjop')()) }}
@@ -19,27 +24,44 @@
     {{ return('incremental') }}
 {%- endmacro %}
 
-{#- As a pre-hook: delete the rows of the deliveries that are not among the
-    delivery_ids of `current_lines` (a relation or a subquery) any more. -#}
-{% macro forget_deliveries_no_longer_loaded(current_lines) -%}
+{#- As a pre-hook: delete the rows of deliveries that a correction replaced or
+    that are no longer recorded (a rejected delivery tried again). -#}
+{% macro forget_deliveries_no_longer_loaded() -%}
     {%- if is_incremental() -%}
         delete from {{ this }} as held
-        where not exists (
-            select 1
-            from (select distinct delivery_id from {{ current_lines }}) as current_deliveries
-            where current_deliveries.delivery_id = held.delivery_id
-        )
+        where
+            exists (
+                select 1
+                from {{ ref('stg_raw__delivery_replacements') }} as replaced
+                where replaced.delivery_id = held.delivery_id
+            )
+            or not exists (
+                select 1
+                from {{ ref('stg_raw__deliveries') }} as recorded
+                where recorded.delivery_id = held.delivery_id
+            )
     {%- endif -%}
 {%- endmacro %}
 
 {#- A condition (after `where ...`) keeping only the lines, `lines_alias`, of
-    deliveries the model does not hold yet; nothing on a full build. -#}
+    recorded, unreplaced deliveries the model does not hold yet; nothing on a
+    full build. -#}
 {% macro new_deliveries_only(lines_alias) -%}
-    {%- if is_incremental() %}
-        and not exists (
-            select 1
-            from (select distinct delivery_id from {{ this }}) as held
-            where held.delivery_id = {{ lines_alias }}.delivery_id
+    {%- if is_incremental() and execute -%}
+        {%- set new_deliveries = run_query(
+            "select recorded.delivery_id from " ~ ref('stg_raw__deliveries') ~ " as recorded"
+            ~ " where not exists (select 1 from " ~ ref('stg_raw__delivery_replacements')
+            ~ " as replaced where replaced.delivery_id = recorded.delivery_id)"
+            ~ " and not exists (select 1 from (select distinct delivery_id from " ~ this
+            ~ ") as held where held.delivery_id = recorded.delivery_id)"
+            ~ " order by recorded.delivery_id"
+        ).columns[0].values() -%}
+        and {{ lines_alias }}.delivery_id in (
+            {%- for delivery_id in new_deliveries -%}
+                '{{ delivery_id | replace("'", "''") }}'{{ ", " if not loop.last }}
+            {%- else -%}
+                null
+            {%- endfor -%}
         )
     {%- endif -%}
 {%- endmacro %}

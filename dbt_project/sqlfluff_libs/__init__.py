@@ -131,15 +131,12 @@ def valid_org_no(lines: str) -> str:
 
 
 def new_deliveries_only(lines: str) -> str:
-    return (
-        "and not exists (select 1 from (select distinct delivery_id from fct_spend_lines) "
-        f"as held where held.delivery_id = {lines}.delivery_id)"
-    )
+    return f"and {lines}.delivery_id in ('new delivery')"
 
 
 def line_model_materialization() -> str:
     return "incremental"
 
 
-def forget_deliveries_no_longer_loaded(current_lines: str) -> str:
+def forget_deliveries_no_longer_loaded() -> str:
     return ""

@@ -29,13 +29,18 @@
 --     and 2-3, not 1-3.
 -- first_invoice_year (the year of the first side's invoice date) is the year
 -- a pair counts in: for the per-supplier cap and for `samkjop export --year`.
+--
+-- The windows sort millions of lines: they carry integers for the delivery and
+-- the file (file_order: the rank of (source_file, delivery_id), so ordering by
+-- it is ordering by source file, then delivery id), and the names are joined
+-- back to the pairs at the end.
 
 {%- set window_days = var('duplicate_window_days', 7) | int %}
 {%- set min_amount = var('duplicate_min_amount', 0) %}
 {#- each over () spells its window out: not every engine has a WINDOW clause #}
 {%- set same_invoice_id -%}
     partition by municipality_id, supplier_key, invoice_id
-    order by invoice_date, source_file, delivery_id, copy_number
+    order by invoice_date, file_order, copy_number
 {%- endset %}
 {%- set same_amount -%}
     partition by municipality_id, supplier_key, amount
@@ -50,26 +55,52 @@ spend_lines as (
 
 ),
 
+line_files as (
+
+    select
+        delivery_id,
+        source_file,
+        dense_rank() over (order by delivery_id) as delivery_number,
+        row_number() over (order by source_file, delivery_id) as file_order
+
+    from (
+        select distinct
+            delivery_id,
+            source_file
+
+        from spend_lines
+    ) as distinct_files
+
+),
+
 numbered_lines as (
 
     select
-        municipality_id,
-        supplier_key,
-        invoice_id,
-        delivery_id,
-        invoice_date,
-        amount,
-        source_file,
-        source_row,
+        spend_lines.municipality_id,
+        spend_lines.supplier_key,
+        spend_lines.invoice_id,
+        line_files.delivery_number,
+        line_files.file_order,
+        spend_lines.invoice_date,
+        spend_lines.amount,
+        spend_lines.source_row,
         case
-            when line_no is null then 1
+            when spend_lines.line_no is null then 1
             else row_number() over (
-                partition by municipality_id, supplier_key, invoice_id, delivery_id, line_no
-                order by source_row, spend_line_key
+                partition by
+                    spend_lines.municipality_id,
+                    spend_lines.supplier_key,
+                    spend_lines.invoice_id,
+                    line_files.delivery_number,
+                    spend_lines.line_no
+                order by spend_lines.source_row, spend_lines.spend_line_key
             )
         end as copy_number
 
     from spend_lines
+
+    inner join line_files
+        on {{ same_values('spend_lines', 'line_files', ['delivery_id', 'source_file']) }}
 
 ),
 
@@ -79,11 +110,11 @@ invoices as (
         municipality_id,
         supplier_key,
         invoice_id,
-        delivery_id,
+        delivery_number,
         copy_number,
         min(invoice_date) as invoice_date,
         sum(amount) as amount,
-        min(source_file) as source_file,
+        min(file_order) as file_order,
         min(source_row) as source_row,
         count(*) as line_count
 
@@ -93,7 +124,7 @@ invoices as (
         municipality_id,
         supplier_key,
         invoice_id,
-        delivery_id,
+        delivery_number,
         copy_number
 
 ),
@@ -122,15 +153,12 @@ copies_with_first as (
         first_value(line_count) over (
             {{ same_invoice_id }} rows between unbounded preceding and current row
         ) as first_line_count,
-        first_value(source_file) over (
+        first_value(file_order) over (
             {{ same_invoice_id }} rows between unbounded preceding and current row
-        ) as first_source_file,
+        ) as first_file_order,
         first_value(source_row) over (
             {{ same_invoice_id }} rows between unbounded preceding and current row
-        ) as first_source_row,
-        first_value(delivery_id) over (
-            {{ same_invoice_id }} rows between unbounded preceding and current row
-        ) as first_delivery_id
+        ) as first_source_row
 
     from ranked_copies
 
@@ -146,16 +174,14 @@ same_id_pairs as (
         first_invoice_date,
         first_amount,
         first_line_count,
-        first_source_file,
+        first_file_order,
         first_source_row,
-        first_delivery_id,
         invoice_id as second_invoice_id,
         invoice_date as second_invoice_date,
         amount as second_amount,
         line_count as second_line_count,
-        source_file as second_source_file,
-        source_row as second_source_row,
-        delivery_id as second_delivery_id
+        file_order as second_file_order,
+        source_row as second_source_row
 
     from copies_with_first
 
@@ -183,9 +209,8 @@ invoices_with_previous as (
         lag(invoice_date) over ({{ same_amount }}) as previous_invoice_date,
         lag(amount) over ({{ same_amount }}) as previous_amount,
         lag(line_count) over ({{ same_amount }}) as previous_line_count,
-        lag(source_file) over ({{ same_amount }}) as previous_source_file,
-        lag(source_row) over ({{ same_amount }}) as previous_source_row,
-        lag(delivery_id) over ({{ same_amount }}) as previous_delivery_id
+        lag(file_order) over ({{ same_amount }}) as previous_file_order,
+        lag(source_row) over ({{ same_amount }}) as previous_source_row
 
     from amount_candidates
 
@@ -201,16 +226,14 @@ same_amount_pairs as (
         previous_invoice_date as first_invoice_date,
         previous_amount as first_amount,
         previous_line_count as first_line_count,
-        previous_source_file as first_source_file,
+        previous_file_order as first_file_order,
         previous_source_row as first_source_row,
-        previous_delivery_id as first_delivery_id,
         invoice_id as second_invoice_id,
         invoice_date as second_invoice_date,
         amount as second_amount,
         line_count as second_line_count,
-        source_file as second_source_file,
-        source_row as second_source_row,
-        delivery_id as second_delivery_id
+        file_order as second_file_order,
+        source_row as second_source_row
 
     from invoices_with_previous
 
@@ -235,30 +258,37 @@ pairs as (
 final as (
 
     select
-        municipality_id,
-        supplier_key,
-        reason,
-        first_invoice_id,
-        cast(first_invoice_date as date) as first_invoice_date,
-        cast(first_amount as decimal(38, 4)) as first_amount,
-        first_line_count,
-        first_source_file,
-        first_source_row,
-        first_delivery_id,
-        second_invoice_id,
-        cast(second_invoice_date as date) as second_invoice_date,
-        cast(second_amount as decimal(38, 4)) as second_amount,
-        second_line_count,
-        second_source_file,
-        second_source_row,
-        second_delivery_id,
-        first_delivery_id = second_delivery_id as is_same_delivery,
+        pairs.municipality_id,
+        pairs.supplier_key,
+        pairs.reason,
+        pairs.first_invoice_id,
+        cast(pairs.first_invoice_date as date) as first_invoice_date,
+        cast(pairs.first_amount as decimal(38, 4)) as first_amount,
+        pairs.first_line_count,
+        first_files.source_file as first_source_file,
+        pairs.first_source_row,
+        first_files.delivery_id as first_delivery_id,
+        pairs.second_invoice_id,
+        cast(pairs.second_invoice_date as date) as second_invoice_date,
+        cast(pairs.second_amount as decimal(38, 4)) as second_amount,
+        pairs.second_line_count,
+        second_files.source_file as second_source_file,
+        pairs.second_source_row,
+        second_files.delivery_id as second_delivery_id,
+        first_files.delivery_id = second_files.delivery_id as is_same_delivery,
         cast(
-            {{ dbt.datediff('first_invoice_date', 'second_invoice_date', 'day') }} as integer
+            {{ dbt.datediff('pairs.first_invoice_date', 'pairs.second_invoice_date', 'day') }}
+            as integer
         ) as days_apart,
-        cast(extract(year from first_invoice_date) as integer) as first_invoice_year
+        cast(extract(year from pairs.first_invoice_date) as integer) as first_invoice_year
 
     from pairs
+
+    inner join line_files as first_files
+        on pairs.first_file_order = first_files.file_order
+
+    inner join line_files as second_files
+        on pairs.second_file_order = second_files.file_order
 
 )
 

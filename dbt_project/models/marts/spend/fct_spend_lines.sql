@@ -3,10 +3,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=[
-        "{{ forget_deliveries_no_longer_loaded(
-            '(select delivery_id from ' ~ ref('int_spend_lines_converted')
-            ~ ' where has_exchange_rate)'
-        ) }}",
+        "{{ forget_deliveries_no_longer_loaded() }}",
         "{{ build_joins_on_the_right() }}",
     ],
     post_hook="{{ build_joins_on_the_right(false) }}",
@@ -29,6 +26,8 @@
 -- removes the lines of deliveries no longer loaded and adds those of deliveries
 -- not held yet; pipelines/incremental.py rebuilds it in full when rules,
 -- reference data, settings or code changed.
+-- depends_on: {{ ref('stg_raw__deliveries') }}
+-- depends_on: {{ ref('stg_raw__delivery_replacements') }}
 
 with
 
