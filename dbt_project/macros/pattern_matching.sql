@@ -10,7 +10,15 @@
     {{ return(adapter.dispatch('matches_pattern_ignoring_case', 'samkjop')(expression, pattern)) }}
 {%- endmacro %}
 
+{# No portable case-insensitive regular-expression match: each engine has its variant. #}
 {% macro default__matches_pattern_ignoring_case(expression, pattern) -%}
+    {{ exceptions.raise_compiler_error(
+        "matches_pattern_ignoring_case (dbt_project/macros/pattern_matching.sql) has no "
+        ~ "variant for the adapter '" ~ adapter.type() ~ "': add one"
+    ) }}
+{%- endmacro %}
+
+{% macro postgres__matches_pattern_ignoring_case(expression, pattern) -%}
     ({{ expression }} ~* {{ samkjop.sql_string_literal(pattern) }})
 {%- endmacro %}
 

@@ -15,7 +15,12 @@
     {{ return(adapter.dispatch('type_double', 'samkjop')()) }}
 {%- endmacro %}
 
+{# `double` in DuckDB, Spark and Snowflake; Postgres spells it `double precision`. #}
 {% macro default__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro postgres__type_double() -%}
     double precision
 {%- endmacro %}
 

@@ -39,8 +39,8 @@
 
 
 {#
-    regexp_replace of every match. DuckDB replaces the first match unless told 'g';
-    Spark, Snowflake and BigQuery replace every match.
+    regexp_replace of every match. DuckDB and Postgres replace the first match unless
+    told 'g'; Spark, Snowflake and BigQuery replace every match.
 #}
 {% macro regexp_replace_all(expression, pattern, replacement) -%}
     {{ return(adapter.dispatch('regexp_replace_all', 'samkjop')(expression, pattern, replacement)) }}
@@ -51,6 +51,10 @@
 {%- endmacro %}
 
 {% macro duckdb__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, {{ pattern }}, {{ replacement }}, 'g')
+{%- endmacro %}
+
+{% macro postgres__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, {{ pattern }}, {{ replacement }}, 'g')
 {%- endmacro %}
 
@@ -76,6 +80,13 @@
 {%- endmacro %}
 
 {% macro default__matches_column_pattern_ignoring_case(expression, pattern_column) -%}
+    {{ exceptions.raise_compiler_error(
+        "matches_column_pattern_ignoring_case (dbt_project/macros/supplier_names.sql) has no "
+        ~ "variant for the adapter '" ~ adapter.type() ~ "': add one"
+    ) }}
+{%- endmacro %}
+
+{% macro postgres__matches_column_pattern_ignoring_case(expression, pattern_column) -%}
     ({{ expression }} ~* {{ pattern_column }})
 {%- endmacro %}
 

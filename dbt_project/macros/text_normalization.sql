@@ -15,17 +15,21 @@
     {{ return(adapter.dispatch('collapse_whitespace', 'samkjop')(expression)) }}
 {%- endmacro %}
 
-{# DuckDB's \s is ASCII only: no-break and other Unicode spaces count as whitespace too. #}
-{% macro duckdb__collapse_whitespace(expression) -%}
-    regexp_replace(
-        {{ expression }},
-        '[\s\x{00a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]+',
-        ' ',
-        'g'
-    )
+{#
+    Whitespace is \s and the Unicode spaces (no-break, en/em spaces, narrow no-break,
+    ideographic): DuckDB's RE2 and Java's (Spark) \s are ASCII only. The pattern is
+    written once and quoted per engine (sql_string_literal: Spark reads a backslash in
+    a literal as an escape); regexp_replace_all replaces every run (DuckDB needs 'g').
+#}
+{% macro default__collapse_whitespace(expression) -%}
+    {{ samkjop.regexp_replace_all(
+        expression,
+        samkjop.sql_string_literal('[\\s\\x{00a0}\\x{2000}-\\x{200a}\\x{202f}\\x{205f}\\x{3000}]+'),
+        "' '",
+    ) }}
 {%- endmacro %}
 
-{% macro default__collapse_whitespace(expression) -%}
+{% macro postgres__collapse_whitespace(expression) -%}
     regexp_replace({{ expression }}, '\s+', ' ', 'g')
 {%- endmacro %}
 
