@@ -1,14 +1,41 @@
-"""Stand-alone tables for auditors, read from the published snapshot."""
+"""Stand-alone tables for auditors, read from the published snapshot.
+
+Every export has a fixed row order (ORDERS, then every column left to right), so the same
+snapshot gives byte-identical files. An XLSX (pipelines/export_xlsx.py) carries its own
+Definitions and About sheets; a CSV or Parquet file gets the same provenance in a sidecar
+`<table>.manifest.json` (Parquet also in its key-value metadata). Text a spreadsheet would
+evaluate is never a formula (FORMULA_TRIGGERS: OWASP "CSV Injection"). `export_bytes` is
+what the dashboards' downloads call; pipelines/audit_bundle.py writes every audit table
+into one zip with its checksums."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from dashboards.i18n import LANGUAGES, default_language
+from pipelines.export_catalogue import Column
+from pipelines.export_catalogue import column as catalogue_column
+from pipelines.export_xlsx import write_xlsx
+from pipelines.orgno import PERSONAL_ID_MASK, mask_personal_id_numbers
+from pipelines.settings import PROJECT_ROOT
+from pipelines.warehouse import MEMORY_ENV_VAR
+
 FORMATS = ("csv", "parquet", "xlsx")
 XLSX_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+# OWASP "CSV Injection": a cell that begins with one of these is evaluated by Excel or
+# LibreOffice. XLSX: written as a text cell (never a formula); CSV: prefixed with a quote.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+CSV_NEUTRALISER = "'"
 
 
 # --year on a table without a year: the rows of deliveries whose invoice dates span that year
@@ -137,11 +164,190 @@ EXPORT_TABLES: dict[str, ExportTable] = {
 }
 
 
+# GDPR (issue 12 point 6): a personal identity number (fødselsnummer, D-number, CPR number)
+# delivered where an organisation number belongs is masked in every export except the
+# auditor's line-level one. These are the columns that carry organisation numbers as
+# delivered (the validated ones never hold one: it fails every organisation-number check);
+# `_masking` applies pipelines.orgno.mask_personal_id_numbers to each of them.
+PERSONAL_ID_COLUMNS = (
+    "supplier_org_no_raw",
+    "invalid_org_no_example",  # suppliers
+    "agreement_suppliers",  # off_agreement_purchases: 'name (number as registered)'
+    "raw_row",  # rejected_rows, excluded_rows: the delivered row, org-number field and all
+)
+UNMASKED_TABLES = ("spend_lines",)  # the auditor's line-level export keeps the number
+MASK_FUNCTION = "samkjop_mask_personal_id_numbers"
+MASK_NOTE = (
+    f"A personal identity number (fødselsnummer, D-number, CPR number) in it is written as "
+    f"{PERSONAL_ID_MASK}; only the auditor's line-level export spend_lines keeps it."
+)
+
+
+def _masking(
+    con: duckdb.DuckDBPyConnection, name: str, columns: list[Column]
+) -> tuple[str, list[Column]]:
+    """The select list of export `name` with PERSONAL_ID_COLUMNS masked (and MASK_NOTE
+    added to their meaning, for the Definitions sheet and the manifest)."""
+    masked = [
+        c.name
+        for c in columns
+        if name not in UNMASKED_TABLES and c.name in PERSONAL_ID_COLUMNS and c.unit == "text"
+    ]
+    if not masked:
+        return "*", columns
+    registered = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [MASK_FUNCTION]
+    ).fetchone()[0]
+    if not registered:
+        con.create_function(
+            MASK_FUNCTION, mask_personal_id_numbers, ["VARCHAR"], "VARCHAR", side_effects=False
+        )
+    replaced = ", ".join(f"{MASK_FUNCTION}({_quoted(n)}) AS {_quoted(n)}" for n in masked)
+    noted = [
+        replace(c, meaning=f"{c.meaning} {MASK_NOTE}".strip()) if c.name in masked else c
+        for c in columns
+    ]
+    return f"* REPLACE ({replaced})", noted
+
+
+# the row order of each export (then every other column, left to right); a column a table
+# does not have is skipped
+ORDERS: dict[str, tuple[str, ...]] = {
+    "spend_lines": ("municipality_id", "invoice_date", "invoice_id", "spend_line_key"),
+    "threshold_flags": ("municipality_id", "month_end", "supplier_key", "category_id"),
+    "possible_duplicate_invoices": ("municipality_id", "first_invoice_date"),
+    "price_deviations": ("municipality_id", "invoice_date", "invoice_id"),
+    "rejected_rows": ("municipality_id", "source_file", "source_line", "source_row"),
+    "excluded_rows": ("municipality_id", "source_file", "source_line", "source_row"),
+    "delivery_reconciliation": ("municipality_id", "loaded_at", "source_file"),
+}
+DEFAULT_ORDER = ("municipality_id", "year")
+
+
 class ExportError(Exception):
     pass
 
 
-def _query(table: ExportTable, municipality: str | None, year: int | None) -> tuple[str, list]:
+class EmptyExport(ExportError):
+    """No row matches the filters (and --allow-empty was not given)."""
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """Where an export comes from: the snapshot file and the run that published it."""
+
+    path: Path
+    sha256: str
+    published_at: datetime | None
+    run_id: str | None
+    config_sha256: str | None
+    platform_version: str | None  # of the run that published the snapshot
+    cooperation: str
+    country: str
+    currency: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "file": self.path.name,
+            "sha256": self.sha256,
+            "published_at": self.published_at.isoformat(sep=" ", timespec="seconds")
+            if self.published_at
+            else None,
+            "run_id": self.run_id,
+            "config_sha256": self.config_sha256,
+            "platform_version": self.platform_version,
+        }
+
+    @property
+    def created(self) -> datetime:
+        """The files' fixed creation date (the same snapshot: the same bytes)."""
+        return (self.published_at or datetime(2000, 1, 1)).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    manifest: dict[str, Any]
+
+
+def platform_version() -> str:
+    """This installation's version: the package version and, in a git checkout, its commit."""
+    try:
+        version = metadata.version("samkjop")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    head = PROJECT_ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text(encoding="utf-8").strip()
+        if ref.startswith("ref: "):
+            ref = (PROJECT_ROOT / ".git" / ref[5:]).read_text(encoding="utf-8").strip()
+        return f"samkjop {version} (commit {ref[:12]})"
+    except OSError:
+        return f"samkjop {version}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_SNAPSHOT_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def _snapshot_sha256(path: Path) -> str:
+    """The snapshot's checksum, computed once per file version in this process."""
+    status = path.stat()
+    key = (str(path), status.st_size, status.st_mtime_ns)
+    if key not in _SNAPSHOT_SHA:
+        _SNAPSHOT_SHA[key] = file_sha256(path)
+    return _SNAPSHOT_SHA[key]
+
+
+def snapshot_facts(con: duckdb.DuckDBPyConnection, snapshot: Path) -> SnapshotFacts:
+    info = _first_row(con, "marts.snapshot_info")
+    coop = _first_row(con, "marts.cooperation")
+    return SnapshotFacts(
+        path=snapshot,
+        sha256=_snapshot_sha256(snapshot),
+        published_at=info.get("published_at"),
+        run_id=info.get("run_id"),
+        config_sha256=info.get("config_sha256"),
+        platform_version=info.get("platform_version"),
+        cooperation=str(coop.get("cooperation_name") or ""),
+        country=str(coop.get("country") or ""),
+        currency=str(coop.get("currency") or ""),
+    )
+
+
+def _first_row(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
+    try:
+        result = con.execute(f"SELECT * FROM {table} LIMIT 1")
+    except duckdb.Error:  # a snapshot of an earlier version: what it has not, is not said
+        return {}
+    row = result.fetchone()
+    return dict(zip([c[0] for c in result.description], row, strict=True)) if row else {}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: ExportTable) -> list[Column]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'marts' AND table_name = ? ORDER BY ordinal_position",
+        [table.mart],
+    ).fetchall()
+    if not rows:
+        raise ExportError(f"the snapshot has no table marts.{table.mart}: run `samkjop run`")
+    return [catalogue_column(table.mart, name, data_type) for name, data_type in rows]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _filters(table: ExportTable, municipality: str | None, year: int | None):
     conditions, params = [], []
     if municipality and not table.per_municipality:
         raise ExportError(
@@ -155,42 +361,172 @@ def _query(table: ExportTable, municipality: str | None, year: int | None) -> tu
         conditions.append(condition)
         params += [year] * uses
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return f"SELECT * FROM marts.{table.mart}{where}", params
+    return where, params
 
 
-def export_table(
-    snapshot: Path,
-    name: str,
-    fmt: str,
-    out_dir: Path,
-    municipality: str | None = None,
-    year: int | None = None,
-) -> tuple[Path, int]:
-    """Write `out_dir/<name>.<fmt>`; return the path and the number of rows."""
+def _order_by(name: str, columns: list[Column]) -> str:
+    names = [c.name for c in columns]
+    keys = [key for key in ORDERS.get(name, DEFAULT_ORDER) if key in names]
+    keys += [column for column in names if column not in keys]
+    return ", ".join(f"{_quoted(key)} NULLS LAST" for key in keys)
+
+
+def _control_totals(
+    con: duckdb.DuckDBPyConnection, source: str, params: list, columns: list[Column]
+) -> dict[str, str]:
+    """The sum of every amount column, as exact decimal text."""
+    amounts = [c.name for c in columns if c.unit == "amount"]
+    if not amounts:
+        return {}
+    sums = ", ".join(f"CAST(sum({_quoted(name)}) AS VARCHAR)" for name in amounts)
+    values = con.execute(f"SELECT {sums} FROM {source}", params).fetchone()
+    return {name: value for name, value in zip(amounts, values, strict=True) if value is not None}
+
+
+def _check_arguments(name: str, fmt: str, snapshot: Path) -> ExportTable:
     if name not in EXPORT_TABLES:
         raise ExportError(f"unknown table {name!r}; tables: {', '.join(EXPORT_TABLES)}")
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     if not snapshot.is_file():
         raise ExportError(f"no published snapshot at {snapshot}: run `samkjop run` first")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.{fmt}"
-    sql, params = _query(EXPORT_TABLES[name], municipality, year)
-    con = duckdb.connect(str(snapshot), read_only=True)
-    try:
-        rows = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-        if fmt == "xlsx":
-            _write_xlsx(con, sql, params, target, rows)
-        else:
-            options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-            con.execute(f"COPY ({_bind(sql, params)}) TO '{_escaped(target)}' ({options})")
-    finally:
-        con.close()
-    return target, rows
+    return EXPORT_TABLES[name]
 
 
-def _escaped(path: Path) -> str:
-    return str(path).replace("'", "''")
+def describe_filters(municipality: str | None, year: int | None) -> str:
+    parts = [f"--municipality {municipality}" if municipality else "every member"]
+    parts.append(f"--year {year}" if year is not None else "every year")
+    return ", ".join(parts)
+
+
+def write_export(
+    con: duckdb.DuckDBPyConnection,
+    facts: SnapshotFacts,
+    name: str,
+    fmt: str,
+    target: Path,
+    municipality: str | None = None,
+    year: int | None = None,
+    language: str | None = None,
+    allow_empty: bool = False,
+    sidecar: bool = True,
+) -> ExportResult:
+    """Write table `name` in `fmt` to `target` from the open snapshot; a CSV or Parquet file
+    gets `<name>.manifest.json` beside it unless `sidecar` is false (the bundle has one
+    manifest for all)."""
+    table = _check_arguments(name, fmt, facts.path)
+    language = language or default_language(facts.country)
+    if language not in LANGUAGES:
+        raise ExportError(f"unknown language {language!r}; languages: {', '.join(LANGUAGES)}")
+    select, columns = _masking(con, name, _columns(con, table))
+    where, params = _filters(table, municipality, year)
+    source = f"(SELECT {select} FROM marts.{table.mart}{where}) AS exported"
+    rows = con.execute(f"SELECT count(*) FROM {source}", params).fetchone()[0]
+    if rows == 0 and not allow_empty:
+        raise EmptyExport(
+            f"{name}: no rows match {describe_filters(municipality, year)} in snapshot "
+            f"{facts.path}: nothing written (--allow-empty writes the empty file)"
+        )
+    if fmt == "xlsx" and rows > XLSX_MAX_ROWS:
+        raise ExportError(
+            f"{name}: {rows:,} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS:,} rows at most "
+            "below the header): export --format parquet (or csv), or the audit bundle "
+            "(`samkjop export --bundle FILE.zip --year YYYY`, which holds every table as "
+            "Parquet), or filter with --municipality / --year"
+        )
+    order = _order_by(name, columns)
+    manifest: dict[str, Any] = {
+        "table": name,
+        "mart": f"marts.{table.mart}",
+        "description": table.description,
+        "format": fmt,
+        "rows": rows,
+        "filters": {"municipality": municipality, "year": year},
+        "order": [part.split()[0].strip('"') for part in order.split(", ")],
+        "control_totals": _control_totals(con, source, params, columns),
+        "cooperation": facts.cooperation,
+        "currency": facts.currency,
+        "language": language,
+        "snapshot": facts.as_dict(),
+        "exported_by": platform_version(),
+        "formula_rule": FORMULA_RULES[fmt],
+        "columns": [
+            {
+                "name": c.name,
+                "label": c.label(language),
+                "unit": c.unit_words(facts.currency),
+                "meaning": c.meaning,
+                "rule": c.rule,
+            }
+            for c in columns
+        ],
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if fmt == "xlsx":
+        write_xlsx(target, con, (source, params), order, rows, columns, facts, manifest, language)
+    else:
+        _copy(con, source, params, columns, order, target, fmt, manifest)
+    manifest = {"file": target.name, "sha256": file_sha256(target), **manifest}
+    if sidecar and fmt != "xlsx":
+        write_manifest(target.with_name(f"{name}.manifest.json"), manifest)
+    return ExportResult(target, rows, manifest)
+
+
+FORMULA_RULES = {
+    "xlsx": "every text is a text cell, never a formula (cells that begin with =, +, -, @, "
+    "tab or carriage return stay text); control characters are written as \\uXXXX; a text "
+    "longer than a cell holds (32 767 characters) is cut and ends with a note saying so",
+    "csv": "a text that begins with =, +, -, @, tab or carriage return is prefixed with a "
+    "single quote (OWASP CSV Injection), so that no spreadsheet evaluates it; numbers are "
+    "never prefixed",
+    "parquet": "values as in the snapshot (Parquet has no formulas)",
+}
+
+
+def _neutralised(column: Column) -> str:
+    name = _quoted(column.name)
+    if column.unit != "text":
+        return name
+    triggers = ", ".join(
+        "chr(9)" if c == "\t" else "chr(13)" if c == "\r" else f"'{c}'" for c in FORMULA_TRIGGERS
+    )
+    return (
+        f"CASE WHEN left({name}, 1) IN ({triggers}) THEN {_literal(CSV_NEUTRALISER)} || {name} "
+        f"ELSE {name} END AS {name}"
+    )
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    params: list,
+    columns: list[Column],
+    order: str,
+    target: Path,
+    fmt: str,
+    manifest: dict[str, Any],
+) -> None:
+    if fmt == "csv":
+        select = ", ".join(_neutralised(c) for c in columns)
+        options = "FORMAT csv, HEADER true"
+    else:
+        select = "*"
+        provenance = json.dumps(manifest, ensure_ascii=False, sort_keys=True, default=str)
+        options = f"FORMAT parquet, KV_METADATA {{samkjop_provenance: {_literal(provenance)}}}"
+    sql = f"SELECT {select} FROM {source} ORDER BY {order}"
+    con.execute(f"COPY ({_bind(sql, params)}) TO {_literal(str(target))} ({options})")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    path.write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n",
+        encoding="utf-8",
+    )
 
 
 def _bind(sql: str, params: list) -> str:
@@ -202,21 +538,86 @@ def _bind(sql: str, params: list) -> str:
     return sql
 
 
-def _write_xlsx(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list, target: Path, rows: int
-) -> None:
-    from openpyxl import Workbook
+# DuckDB's memory while an export sorts its rows (beyond: it spills to a temporary folder)
+EXPORT_MEMORY = "512MB"
 
-    if rows > XLSX_MAX_ROWS:
-        raise ExportError(
-            f"{rows} rows do not fit in an Excel sheet ({XLSX_MAX_ROWS} at most): "
-            "export as csv or parquet, or filter with --municipality / --year"
+
+def open_snapshot(snapshot: Path) -> duckdb.DuckDBPyConnection:
+    if not snapshot.is_file():
+        raise ExportError(f"no published snapshot at {snapshot}: run `samkjop run` first")
+    return duckdb.connect(
+        str(snapshot),
+        read_only=True,
+        config={
+            "memory_limit": os.environ.get(MEMORY_ENV_VAR, EXPORT_MEMORY),
+            "temp_directory": tempfile.gettempdir(),
+        },
+    )
+
+
+def export_table(
+    snapshot: Path,
+    name: str,
+    fmt: str,
+    out_dir: Path,
+    municipality: str | None = None,
+    year: int | None = None,
+    language: str | None = None,
+    allow_empty: bool = False,
+) -> tuple[Path, int]:
+    """Write `out_dir/<name>.<fmt>` (and, for csv and parquet, `<name>.manifest.json`);
+    return the path and the number of rows."""
+    _check_arguments(name, fmt, snapshot)
+    con = open_snapshot(snapshot)
+    try:
+        facts = snapshot_facts(con, snapshot)
+        result = write_export(
+            con,
+            facts,
+            name,
+            fmt,
+            out_dir / f"{name}.{fmt}",
+            municipality,
+            year,
+            language,
+            allow_empty,
         )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(target.stem[:31])
-    result = con.execute(sql, params)
-    sheet.append([column[0] for column in result.description])
-    while batch := result.fetchmany(10_000):
-        for row in batch:
-            sheet.append(list(row))
-    workbook.save(target)
+    finally:
+        con.close()
+    return result.path, result.rows
+
+
+def export_bytes(
+    snapshot: Path,
+    table: str,
+    fmt: str,
+    municipality: str | None = None,
+    year: int | None = None,
+    language: str | None = None,
+) -> tuple[str, bytes]:
+    """(file name, content) of export `table` in `fmt` (csv, parquet or xlsx) for the
+    dashboards' downloads: the same file `samkjop export` writes (an empty table gives a
+    file with its header). The name says the filters: `<table>[_<member>][_<year>].<fmt>`."""
+    _check_arguments(table, fmt, Path(snapshot))
+    suffix = "" if municipality is None else f"_{municipality}"
+    suffix += "" if year is None else f"_{year}"
+    filename = f"{table}{suffix}.{fmt}"
+    with tempfile.TemporaryDirectory(prefix="samkjop-export-") as folder:
+        con = open_snapshot(Path(snapshot))
+        try:
+            facts = snapshot_facts(con, Path(snapshot))
+            result = write_export(
+                con,
+                facts,
+                table,
+                fmt,
+                Path(folder) / f"{table}.{fmt}",
+                municipality,
+                year,
+                language,
+                allow_empty=True,
+                sidecar=False,
+            )
+        finally:
+            con.close()
+        return filename, result.path.read_bytes()

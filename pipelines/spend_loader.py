@@ -35,7 +35,7 @@ from pipelines.profiles import (
 from pipelines.settings import DeclaredPeriod, Limits
 from pipelines.sources import FOLDER_FORMATS, DeliveryRejected, reader_for
 from pipelines.sources.csv_fast import stage_csv
-from pipelines.sources.csv_file import CsvHeader, LineReport
+from pipelines.sources.csv_file import CsvHeader, LineReport, _python_encoding
 from pipelines.warehouse import AMOUNT
 
 STAGE = "_stage_spend"
@@ -508,7 +508,7 @@ def _create_stage(con: duckdb.DuckDBPyConnection, header: CsvHeader) -> None:
     columns = ", ".join(f"c{i} VARCHAR" for i in range(len(header.columns)))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {STAGE} ({columns}, _source_row BIGINT, "
-        "_parse_error VARCHAR, _raw_text VARCHAR)"
+        "_parse_error VARCHAR, _raw_text VARCHAR, _source_line BIGINT, _last_line BIGINT)"
     )
 
 
@@ -530,7 +530,8 @@ def _stage_batches(
     rows = 0
     for batch in batches:
         con.register("_batch", batch)
-        con.execute(f"INSERT INTO {STAGE} SELECT * FROM _batch")
+        # by name: a reader that does not know its rows' lines leaves _source_line NULL
+        con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM _batch")
         con.unregister("_batch")
         rows += batch.num_rows
     return rows
@@ -692,14 +693,18 @@ def _insert_outcomes(
     sha: str,
     loaded_at: datetime,
     country: str,
+    path: Path | None = None,
 ) -> None:
     """Each staged row goes to exactly one of raw.spend_lines (loaded), raw.excluded_rows
     (an exclude_rows entry holds) or raw.rejected_rows (with its reason). A loaded line's
     spend_line_key is the delivery's new number * ROWS_PER_DELIVERY + its source_row
-    (pipelines.warehouse): unique in the warehouse, never changed once committed."""
+    (pipelines.warehouse): unique in the warehouse, never changed once committed. A rejected
+    row of a CSV file (`path`) keeps the lines it was delivered as (_delivered_lines)."""
     from pipelines.warehouse import ROWS_PER_DELIVERY, next_spend_line_key_base
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
+    if path is not None and expr.profile.format == "csv":
+        _delivered_lines(con, path, expr.profile)
     _stage_art_lookup(con, expr)
     last_row = con.execute("SELECT max(_source_row) FROM _stage_checked").fetchone()[0] or 0
     if last_row >= ROWS_PER_DELIVERY:  # never for a real file; the key needs it
@@ -718,7 +723,7 @@ def _insert_outcomes(
             ?, s._source_row, ?, ?,
             {expr.field("department")}, {expr.field("seller_item_id")},
             s.quantity, s.unit_price, {expr.field("local_supplier_id")},
-            ? + s._source_row
+            ? + s._source_row, s._source_line
         FROM _stage_checked AS s
         LEFT JOIN _stage_org_numbers AS o ON o.original = {expr.field("supplier_org_no")}
         {expr.art_join()}
@@ -730,10 +735,11 @@ def _insert_outcomes(
         f"""
         INSERT INTO raw.excluded_rows (
             delivery_id, municipality_id, source_file, source_row, reason, raw_row,
-            amount_excl_vat, excluded_at
+            amount_excl_vat, excluded_at, source_line
         )
         SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _excluded, {expr.raw_row()},
-               CASE WHEN abs(amount_excl_vat) <= {expr.max_amount} THEN amount_excl_vat END, ?
+               CASE WHEN abs(amount_excl_vat) <= {expr.max_amount} THEN amount_excl_vat END, ?,
+               _source_line
         FROM _stage_checked WHERE _excluded IS NOT NULL
         """,
         [delivery_id, source_file, loaded_at],
@@ -741,12 +747,54 @@ def _insert_outcomes(
     con.execute(
         f"""
         INSERT INTO raw.rejected_rows
-        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _reason, {expr.raw_row()}, ?
+        SELECT ?, {_sql_text(expr.member_id)}, ?, _source_row, _reason, {expr.raw_row()}, ?,
+               _source_line
         FROM _stage_checked WHERE _excluded IS NULL AND _reason IS NOT NULL
         """,
         [delivery_id, source_file, loaded_at],
     )
     con.execute("DROP TABLE IF EXISTS _stage_art")
+
+
+def _delivered_lines(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile) -> None:
+    """The rows to be rejected get the file's lines they came from (`_raw_text`), exactly as
+    delivered: the file's bytes decoded with the profile's encoding, line breaks inside a
+    record kept, the last one's dropped. One pass over the file, for the rejected rows only
+    (a row the reader could not split already has its lines)."""
+    wanted = con.execute(
+        "SELECT _source_row, _source_line, coalesce(_last_line, _source_line) "
+        "FROM _stage_checked WHERE _excluded IS NULL AND _reason IS NOT NULL "
+        "AND _raw_text IS NULL AND _source_line IS NOT NULL ORDER BY _source_line"
+    ).fetchall()
+    if not wanted:
+        return
+    last = max(end for _, _, end in wanted)
+    lines: dict[int, str] = {}
+    needed = {number for _, start, end in wanted for number in range(start, end + 1)}
+    with open(  # the exact reader's way (csv_file._open): the same line numbers
+        path,
+        encoding=_python_encoding(profile.csv.encoding),
+        errors="surrogateescape",
+        newline="",
+    ) as handle:
+        for number, text in enumerate(iter(handle.readline, ""), start=1):
+            if number in needed:
+                lines[number] = text
+            if number >= last:
+                break
+    rows, texts = [], []
+    for row, start, end in wanted:
+        rows.append(row)
+        texts.append("".join(lines.get(n, "") for n in range(start, end + 1)).rstrip("\r\n"))
+    table = pa.table({"row": pa.array(rows, pa.int64()), "text": pa.array(texts, pa.string())})
+    con.register("_delivered", table)
+    try:
+        con.execute(
+            "UPDATE _stage_checked SET _raw_text = _delivered.text FROM _delivered "
+            "WHERE _stage_checked._source_row = _delivered.row"
+        )
+    finally:
+        con.unregister("_delivered")
 
 
 def _recorded_status(con: duckdb.DuckDBPyConnection, delivery_id: str):
@@ -1044,7 +1092,7 @@ def _load_rows(
     rows_read = _stage(con, path, profile, header, lines, limits)
     _stage_org_numbers(con, expr, country)
     _stage_art_mapping(con, profile, country)
-    _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country)
+    _insert_outcomes(con, expr, delivery_id, source_file, sha, loaded_at, country, path)
     loaded, amount = con.execute(
         "SELECT count(*), sum(amount_excl_vat) FROM raw.spend_lines WHERE delivery_id = ?",
         [delivery_id],

@@ -25,6 +25,9 @@ MEMORY_ENV_VAR = "SAMKJOP_DUCKDB_MEMORY"  # also read by dbt_project/profiles.ym
 # never gives a number twice, even to a transaction that is rolled back).
 DELIVERY_NUMBERS = "raw.spend_delivery_numbers"
 ROWS_PER_DELIVERY = 2**32  # source_row is below it (1, 2, ... within one delivered file)
+# source_line (spend_lines, rejected_rows, excluded_rows): where the row is in the file as
+# delivered: its line as a text editor counts it (header included; a record over several
+# lines: where it starts), a workbook's sheet row, an XML element's line
 
 RAW_TABLES: dict[str, str] = {
     "spend_lines": f"""
@@ -56,7 +59,8 @@ RAW_TABLES: dict[str, str] = {
         quantity DECIMAL(18, 4),
         unit_price DECIMAL(18, 6),
         local_supplier_id VARCHAR,
-        spend_line_key BIGINT
+        spend_line_key BIGINT,
+        source_line BIGINT
     """,
     "rejected_rows": """
         delivery_id VARCHAR,
@@ -65,7 +69,8 @@ RAW_TABLES: dict[str, str] = {
         source_row BIGINT,
         reason VARCHAR NOT NULL,
         raw_row VARCHAR,
-        rejected_at TIMESTAMP NOT NULL
+        rejected_at TIMESTAMP NOT NULL,
+        source_line BIGINT
     """,
     "deliveries": f"""
         delivery_id VARCHAR NOT NULL,
@@ -102,7 +107,8 @@ RAW_TABLES: dict[str, str] = {
         reason VARCHAR NOT NULL,
         raw_row VARCHAR,
         amount_excl_vat {AMOUNT},
-        excluded_at TIMESTAMP NOT NULL
+        excluded_at TIMESTAMP NOT NULL,
+        source_line BIGINT
     """,
     "agreements": """
         agreement_id VARCHAR NOT NULL,
@@ -151,7 +157,8 @@ RAW_TABLES: dict[str, str] = {
         alias VARCHAR,
         municipality_id VARCHAR,
         source_file VARCHAR NOT NULL,
-        source_row BIGINT NOT NULL
+        source_row BIGINT NOT NULL,
+        is_person BOOLEAN NOT NULL
     """,
     "municipalities": """
         municipality_id VARCHAR NOT NULL,

@@ -40,13 +40,18 @@ def _load(con, path: Path, limits: Limits | None = None, declared=None):
     )
 
 
+# the source column of the invoice id: its delimiter and position in the files below
+_KEY_FIELDS = {"invoice_id": (",", 1), "Bilag": (";", 0)}
+
+
 def _reasons(con, key: str = "invoice_id") -> dict[str, str]:
-    """Each rejected row's reason by its invoice id (`key`: the source column)."""
-    return dict(
-        con.execute(
-            f"SELECT json_extract_string(raw_row, '$.{key}'), reason FROM raw.rejected_rows"
-        ).fetchall()
-    )
+    """Each rejected row's reason by its invoice id (`key`: the source column), read from
+    the row as delivered (raw_row is the file's line)."""
+    delimiter, position = _KEY_FIELDS[key]
+    return {
+        raw.split(delimiter)[position]: reason
+        for raw, reason in con.execute("SELECT raw_row, reason FROM raw.rejected_rows").fetchall()
+    }
 
 
 def _loaded_ids(con) -> list[str]:

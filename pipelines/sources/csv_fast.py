@@ -79,7 +79,8 @@ def stage_csv(
     report: LineReport,
 ) -> int | None:
     """Insert every record of the file into `stage` (columns c0..cN, `_source_row`,
-    `_parse_error`, `_raw_text`) with DuckDB's reader and fill `report`; the number of
+    `_parse_error`, `_raw_text`, `_source_line`, `_last_line`: one line per record, after
+    the header's) with DuckDB's reader and fill `report`; the number of
     records. None: the fast path declines (see the module's docstring), `report` is
     untouched, and `stage` may hold some rows: drop it and read the file with the exact
     reader."""
@@ -253,7 +254,9 @@ def _read_sql(path: Path, dialect: CsvDialect, encoding: str, skip: int, width: 
         SELECT {fields}, row_number() OVER () AS _source_row,
                CAST(CASE WHEN {wrong_width} THEN error('not {width} fields') END AS VARCHAR)
                    AS _parse_error,
-               CAST(NULL AS VARCHAR) AS _raw_text
+               CAST(NULL AS VARCHAR) AS _raw_text,
+               {skip} + row_number() OVER () AS _source_line,
+               {skip} + row_number() OVER () AS _last_line
         FROM read_csv({_sql_text(os.path.abspath(path))}, {arguments})
     """
 
@@ -292,7 +295,7 @@ def _insert(
             # on the caller's connection: an error here is the warehouse's, not the file's
             con.register("_stage_fast_batch", batch)
             try:
-                con.execute(f"INSERT INTO {stage} SELECT * FROM _stage_fast_batch")
+                con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM _stage_fast_batch")
             finally:
                 con.unregister("_stage_fast_batch")
             rows += batch.num_rows

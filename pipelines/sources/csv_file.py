@@ -1,7 +1,9 @@
 """Streaming reader for delimited text exports (CSV dialects of Nordic ERPs).
 
 Yields Arrow tables of at most `batch_rows` records, every value as text, with the
-record number in the file (`_source_row`, 1 = first data record after the header).
+record number in the file (`_source_row`, 1 = first data record after the header) and its
+lines as a text editor counts them (`_source_line` where it starts, `_last_line` where it
+ends: more than one line for a record with quoted line breaks).
 A record that cannot be one row (the wrong number of fields, a quote that is never
 closed) is not dropped: it comes through with `_parse_error` set (naming its line in the
 file, as a text editor counts lines) and the line as written in `_raw_text`, so that the
@@ -197,6 +199,10 @@ def _line_text(lines: list[tuple[int, str]]) -> str:
     return "".join(text for _, text in lines).rstrip("\r\n")
 
 
+def _span(lines: list[tuple[int, str]]) -> tuple[int, int]:
+    return lines[0][0], lines[-1][0]
+
+
 def _where(lines: list[tuple[int, str]]) -> str:
     first, last = lines[0][0], lines[-1][0]
     return f"line {first}" if first == last else f"lines {first}-{last}"
@@ -216,8 +222,9 @@ class _Records:
         self.report = report
         report.first_line = lines.number + 1
 
-    def __iter__(self) -> Iterator[tuple[list[str], str | None, str | None]]:
-        """(fields, problem, raw text) of each record; blank lines are counted, not given."""
+    def __iter__(self) -> Iterator[tuple[list[str], str | None, str | None, tuple[int, int]]]:
+        """(fields, problem, raw text, (first line, last line)) of each record; blank lines
+        are counted, not given."""
         lines, report = self.lines, self.report
         while True:
             lines.start_record()
@@ -231,7 +238,7 @@ class _Records:
                 report.lines += 1
                 report.records += 1
                 report.broken_quotes.append(taken[0][0])
-                yield [""] * self.width, problem, _line_text(taken[:1])
+                yield [""] * self.width, problem, _line_text(taken[:1]), (taken[0][0],) * 2
                 continue
             report.lines += len(taken)
             if not record:  # an empty line is no record
@@ -246,9 +253,9 @@ class _Records:
                     f"{_where(taken)}: the row has {_count(len(record), 'field')}, "
                     f"the header has {self.width}"
                 )
-                yield [""] * self.width, problem, _line_text(taken)
+                yield [""] * self.width, problem, _line_text(taken), _span(taken)
                 continue
-            yield record, None, None
+            yield record, None, None, _span(taken)
 
     def _broken_quote(self, record: list[str], taken: list[tuple[int, str]]) -> str | None:
         """Why the record's first line must be read on its own: its quote is never closed
@@ -327,16 +334,18 @@ def iter_batches(
         row_number = 0
         rows: list[list[str]] = []
         errors: list[tuple[int, str, str]] = []
-        for record, problem, raw in records:
+        spans: list[tuple[int, int]] = []
+        for record, problem, raw, span in records:
             row_number += 1
             if problem is not None:
                 errors.append((row_number, problem, raw))
             rows.append(record)
+            spans.append(span)
             if len(rows) >= batch_rows:
-                yield to_table(rows, row_number, width, errors)
-                rows, errors = [], []
+                yield to_table(rows, row_number, width, errors, spans)
+                rows, errors, spans = [], [], []
         if rows:
-            yield to_table(rows, row_number, width, errors)
+            yield to_table(rows, row_number, width, errors, spans)
     except UnicodeDecodeError as error:  # a codec without surrogateescape (rare)
         raise DeliveryRejected(
             f"{path.name}: near line {lines.number}: cannot be read as {dialect.encoding} "
@@ -351,8 +360,14 @@ def iter_batches(
 
 
 def to_table(
-    rows: list[list[str]], last_row: int, width: int, errors: list[tuple[int, str, str]]
+    rows: list[list[str]],
+    last_row: int,
+    width: int,
+    errors: list[tuple[int, str, str]],
+    spans: list[tuple[int, int]] | None = None,
 ) -> pa.Table:
+    """The batch's columns; `spans`: each row's first and last line in the file (a
+    workbook: its sheet row twice), as `_source_line` and `_last_line`."""
     first_row = last_row - len(rows) + 1
     columns = list(zip(*rows, strict=True))
     arrays = {f"c{i}": pa.array(columns[i], type=pa.string()) for i in range(width)}
@@ -364,4 +379,8 @@ def to_table(
         raw_text[row_number - first_row] = text
     arrays["_parse_error"] = pa.array(parse_error, type=pa.string())
     arrays["_raw_text"] = pa.array(raw_text, type=pa.string())
+    if spans is not None:
+        first_lines, last_lines = zip(*spans, strict=True) if spans else ((), ())
+        arrays["_source_line"] = pa.array(first_lines, type=pa.int64())
+        arrays["_last_line"] = pa.array(last_lines, type=pa.int64())
     return pa.table(arrays)

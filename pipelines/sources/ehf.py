@@ -108,6 +108,7 @@ class Record:
     values: Sequence[str | None]
     error: str | None = None
     raw: str | None = None
+    line: int | None = None  # the line of its element in the XML file (lxml's sourceline)
 
 
 def localname(element: etree._Element) -> str:
@@ -289,6 +290,9 @@ def _to_table(batch: list[Record], first_row: int) -> pa.Table:
     arrays["_source_row"] = pa.array(range(first_row, first_row + len(batch)), type=pa.int64())
     arrays["_parse_error"] = pa.array([r.error for r in batch], type=pa.string())
     arrays["_raw_text"] = pa.array([r.raw for r in batch], type=pa.string())
+    lines = pa.array([r.line for r in batch], type=pa.int64())
+    arrays["_source_line"] = lines  # where the element starts (one line: its first)
+    arrays["_last_line"] = lines
     return pa.table(arrays)
 
 
@@ -460,6 +464,7 @@ def _ehf_records(path: Path, limits: Limits) -> Iterator[Record]:
             _values(header),
             f"document {invoice_id} has no {line_tag.split(':')[1]}",
             f"{path.name}: {render_leaves(root)}",
+            root.sourceline,
         )
         return
     for line in lines:
@@ -519,8 +524,8 @@ def _line_record(
             f"is {header['currency']}"
         )
     if error is None:
-        return Record(_values(fields))
-    return Record(_values(fields), error, f"{path.name}: {render_leaves(line)}")
+        return Record(_values(fields), line=line.sourceline)
+    return Record(_values(fields), error, f"{path.name}: {render_leaves(line)}", line.sourceline)
 
 
 def _number_or_text(text: str | None, negate: bool) -> str | None:

@@ -403,8 +403,10 @@ class _Scan:
         elif supplier_id not in self.suppliers:
             error = f"{where}: SupplierID {supplier_id!r} is not in MasterFiles/Suppliers"
         if error is None:
-            return Record(values)
-        return Record(values, error, self._render(line, transaction_id, supplier_ids))
+            return Record(values, line=line.sourceline)
+        return Record(
+            values, error, self._render(line, transaction_id, supplier_ids), line.sourceline
+        )
 
     def _render(
         self, line: etree._Element, transaction_id: str | None, supplier_ids: list[str]

@@ -350,8 +350,11 @@ def iter_batches(
         next(rows, None)  # the header
         batch: list[list[str]] = []
         errors: list[tuple[int, str, str]] = []
+        spans: list[tuple[int, int]] = []  # each record's sheet row (_source_line)
         row_number = 0
+        sheet_row = profile.csv.header_row
         for values in rows:
+            sheet_row += 1
             cells = [_text(v) for v in values[:width]]
             beyond = [_text(v) for v in values[width:] if v is not None]
             if not any(cells) and not beyond:
@@ -366,11 +369,12 @@ def iter_batches(
                     )
                 )
             batch.append(cells + [""] * (width - len(cells)))
+            spans.append((sheet_row, sheet_row))
             if len(batch) >= batch_rows:
-                yield to_table(batch, row_number, width, errors)
-                batch, errors = [], []
+                yield to_table(batch, row_number, width, errors, spans)
+                batch, errors, spans = [], [], []
         if batch:
-            yield to_table(batch, row_number, width, errors)
+            yield to_table(batch, row_number, width, errors, spans)
     except _UNREADABLE as error:
         raise DeliveryRejected(f"{path.name}: not a readable .xlsx workbook ({error})") from None
     finally:

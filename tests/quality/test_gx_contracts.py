@@ -250,7 +250,8 @@ def insert_delivery(con: duckdb.DuckDBPyConnection, delivery_id: str, rows: int)
                ((i % 900) + 100)::VARCHAR, (i % 1000)::DECIMAL(18, 4) + 0.5, 'NOK',
                '30192000-1', CASE WHEN i % 2 = 0 THEN 'CPV' END, 'Toner', NULL, NULL,
                'spend.csv', i, 'sha', current_timestamp, NULL, NULL, NULL, NULL, NULL,
-               NULL  -- spend_line_key: not checked by the contract
+               NULL,  -- spend_line_key: not checked by the contract
+               i + 1  -- source_line
         FROM range(1, {rows} + 1) AS t(i)
     """,
         [delivery_id],

@@ -194,6 +194,8 @@ def test_header_and_table_shape():
         "_source_row",
         "_parse_error",
         "_raw_text",
+        "_source_line",
+        "_last_line",
     ]
     assert table.schema.field("_source_row").type == pa.int64()
     assert all(table.schema.field(f"c{i}").type == pa.string() for i in range(width))

@@ -193,6 +193,7 @@ def test_an_openpyxl_workbook_with_dates_and_a_second_sheet(tmp_path: Path, prof
     assert read(path, profile, Limits(xlsx_max_rows=2)) == [
         {"c0": "B1", "c1": "2024-05-02", "c2": "12.5", "_source_row": 1}
         | {"_parse_error": None, "_raw_text": None}
+        | {"_source_line": 2, "_last_line": 2}  # the sheet's row (the header is row 1)
     ]
 
 

@@ -21,9 +21,16 @@ def build_publish_asset(cooperation: Cooperation, dbt_models: dg.AssetsDefinitio
         description="A finished copy of the marts, replaced atomically; dashboards and exports "
         "read only this file and never block a pipeline run.",
     )
-    def published_snapshot() -> dg.MaterializeResult:
+    def published_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from pipelines.export import file_sha256, platform_version
+
         clock = time.monotonic()
-        counts = publish_snapshot(cooperation.warehouse, cooperation.snapshot)
+        provenance = {
+            "run_id": context.run_id,
+            "config_sha256": file_sha256(cooperation.config_path),
+            "platform_version": platform_version(),
+        }
+        counts = publish_snapshot(cooperation.warehouse, cooperation.snapshot, provenance)
         say(f"    published {len(counts)} tables in {time.monotonic() - clock:.1f} s")
         return dg.MaterializeResult(
             metadata={

@@ -108,6 +108,7 @@ final as (
         rule_results.has_supplier_agreement,
         spend_lines.source_file,
         spend_lines.source_row,
+        spend_lines.source_line,
         spend_lines.file_sha256,
         spend_lines.loaded_at
 

@@ -38,6 +38,7 @@ exchange_rate_rejections as (
         municipality_id,
         source_file,
         source_row,
+        source_line,
         rejection_reason as reason,
         {{ dbt.concat([
             "'invoice_id='", "coalesce(invoice_id, '')",
@@ -68,6 +69,7 @@ unioned as (
         municipality_id,
         source_file,
         source_row,
+        source_line,
         reason,
         raw_row,
         rejected_at,
@@ -82,6 +84,7 @@ unioned as (
         municipality_id,
         source_file,
         source_row,
+        source_line,
         reason,
         raw_row,
         rejected_at,
@@ -89,6 +92,29 @@ unioned as (
 
     from exchange_rate_rejections
 
+),
+
+-- the checksum of the file each row came from, to prove which file it was
+deliveries as (
+
+    select
+        delivery_id,
+        file_sha256
+    from {{ ref('stg_raw__deliveries') }}
+
+),
+
+final as (
+
+    select
+        unioned.*,
+        deliveries.file_sha256
+
+    from unioned
+
+    left join deliveries
+        on unioned.delivery_id = deliveries.delivery_id
+
 )
 
-select * from unioned
+select * from final

@@ -13,6 +13,7 @@ renamed as (
         municipality_id,
         source_file,
         source_row,
+        source_line,
         reason,
         raw_row,
         rejected_at

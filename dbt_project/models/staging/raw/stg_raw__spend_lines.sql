@@ -41,6 +41,7 @@ renamed as (
         local_supplier_id,
         source_file,
         source_row,
+        source_line,
         file_sha256,
         loaded_at
 
