@@ -1,16 +1,32 @@
-"""How numbers are written on the dashboards (pure functions, unit-tested).
+"""How numbers, amounts and dates are written (pure functions, unit-tested).
 
-One convention everywhere: a point as decimal mark, a space as thousands
-separator and before the unit ("12 345 678 NOK", "83.4 %"). A value that is
-undefined (NULL in the mart, NaN in pandas) is written "n/a", never 0.
+The reader's locale (Babel, CLDR data): `format_amount`, `format_percent`,
+`format_number` and `format_date` take a language of dashboards.i18n.LANGUAGES
+(nb: "1 713 456 kr", "1,7 mrd. kr", "82,6 %", "31. mai 2024"; da: "1.713.456 kr.",
+"1,7 mia. kr."; en: "1,713,456 NOK", "1.7B NOK", "82.6%", "31 May 2024"). Babel
+writes a non-breaking space (U+00A0) where the locale separates digits or a unit,
+so that a figure is never broken over two lines. An undefined value (NULL in the
+mart, NaN in pandas) is written MISSING ("–"), never 0.
+
+The fmt_* functions below are the older locale-free convention (point as decimal
+mark, "n/a"), kept for the code that still calls them (no dashboard page does).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+
+from dashboards.i18n import BABEL_LOCALES, check_language
+
 NOT_AVAILABLE = "n/a"
+MISSING = "–"  # an undefined value in the reader's locale
+# Compact amounts ("1,7 mrd. kr") from this absolute value on; below it in full.
+COMPACT_FROM = 1_000_000
 
 
 def is_missing(value: Any) -> bool:
@@ -82,3 +98,92 @@ def fmt_date(value: Any) -> str:
     if is_missing(value):
         return NOT_AVAILABLE
     return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)[:10]
+
+
+# --- In the reader's locale (Babel) -------------------------------------------------------
+
+
+def _locale(language: str) -> str:
+    return BABEL_LOCALES[check_language(language)]
+
+
+def currency_symbol(currency: str, language: str) -> str:
+    """The locale's sign of `currency`: NOK -> 'kr' (nb), DKK -> 'kr.' (da), 'NOK' (en)."""
+    return babel_numbers.get_currency_symbol(currency, locale=_locale(language))
+
+
+def format_number(value: Any, language: str, digits: int = 0) -> str:
+    """A number with exactly `digits` decimals in the locale: 1234567 -> '1 234 567' (nb)."""
+    if is_missing(value):
+        return MISSING
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return babel_numbers.format_decimal(float(value), format=pattern, locale=_locale(language))
+
+
+def format_amount(value: Any, currency: str, language: str, compact: bool = False) -> str:
+    """An amount with the locale's currency sign after it, in whole units:
+    1713456 -> '1 713 456 kr' (nb), '1.713.456 kr.' (da), '1,713,456 NOK' (en).
+    `compact` (headline figures) from a million on, with one decimal:
+    1713456000 -> '1,7 mrd. kr' (nb), '1,7 mia. kr.' (da), '1.7B NOK' (en)."""
+    if is_missing(value):
+        return MISSING
+    amount = float(value)
+    locale = _locale(language)
+    symbol = currency_symbol(currency, language) if currency else ""
+    if compact and abs(amount) >= COMPACT_FROM:
+        text = babel_numbers.format_compact_decimal(amount, locale=locale, fraction_digits=1)
+    else:
+        text = format_number(amount, language)
+    return f"{text}\u00a0{symbol}" if symbol else text
+
+
+def format_percent(value: Any, language: str, digits: int = 1) -> str:
+    """A fraction 0..1 as a percentage in the locale: 0.826 -> '82,6 %' (nb, da),
+    '82.6%' (en); NULL -> '–'."""
+    if is_missing(value):
+        return MISSING
+    locale = babel_numbers.Locale.parse(_locale(language))
+    fraction = round(float(value), digits + 2) + 0.0  # + 0.0: never "-0 %"
+    pattern = locale.percent_formats[None].pattern.split(";")[0]
+    decimals = "." + "0" * digits if digits > 0 else ""
+    pattern = pattern.replace("#,##0", "#,##0" + decimals, 1)
+    return babel_numbers.format_percent(fraction, format=pattern, locale=locale)
+
+
+def format_points(value: Any, language: str, digits: int = 1) -> str:
+    """A difference of two fractions in percentage points with its sign:
+    -0.032 -> '-3,2 pp' (nb), '-3.2 pp' (en); NULL -> '–'."""
+    if is_missing(value):
+        return MISSING
+    points = round(float(value) * 100, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    pattern = "+#,##0" + ("." + "0" * digits if digits > 0 else "")
+    pattern += ";-#,##0" + ("." + "0" * digits if digits > 0 else "")
+    text = babel_numbers.format_decimal(points, format=pattern, locale=_locale(language))
+    return f"{text}\u00a0pp"
+
+
+def format_date(value: Any, language: str) -> str:
+    """A date in the locale's medium form: '31. mai 2024' (nb), '31. maj 2024' (da),
+    '31 May 2024' (en); pandas Timestamp, datetime, date or ISO text; NULL -> '–'."""
+    if is_missing(value):
+        return MISSING
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif not isinstance(value, dt.date):
+        value = dt.date.fromisoformat(str(value)[:10])
+    return babel_dates.format_date(value, format="medium", locale=_locale(language))
+
+
+def format_month(value: Any, language: str) -> str:
+    """A month as 'mai 2024' (nb), 'maj 2024' (da), 'May 2024' (en); NULL -> '–'."""
+    if is_missing(value):
+        return MISSING
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif not isinstance(value, dt.date):
+        value = dt.date.fromisoformat(str(value)[:10])
+    return babel_dates.format_date(value, format="LLLL y", locale=_locale(language))

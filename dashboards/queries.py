@@ -32,6 +32,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import SNAPSHOT_ENV
+from dashboards.privacy import is_private_person_sql, shown_key_sql, shown_sql
 
 RUN_COMMAND = "samkjop run --config cooperation.yml"
 ALL = "ALL"  # municipality_id of the cooperation as a whole in the marts
@@ -94,6 +95,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "covered_spend",
         "line_count",
     ),
+    "marts.private_payees": ("supplier_key",),  # dashboards.privacy: never named
 }
 
 # The marts the follow-up page reads, one per section, and the columns it reads. They
@@ -336,7 +338,9 @@ class YearChoice:
 
     years: list[int]
     default_index: int
-    partial: dict[int, str]  # year -> why it is partial
+    # year -> why it is partial: {"delivering": members with spend in it, "members": all
+    # members, "complete": members with all 12 months}
+    partial: dict[int, dict[str, int]]
 
 
 def year_choice(snapshot: Snapshot) -> YearChoice:
@@ -353,8 +357,11 @@ def year_choice(snapshot: Snapshot) -> YearChoice:
             [ALL],
         )
         partial = {
-            int(row.year): f"{row.delivering_member_count} of {row.member_count} members "
-            f"have spend in it, {row.complete_member_count} all 12 months"
+            int(row.year): {
+                "delivering": int(row.delivering_member_count),
+                "members": int(row.member_count),
+                "complete": int(row.complete_member_count),
+            }
             for row in completeness.itertuples()
             if not row.is_complete_year
         }
@@ -397,26 +404,33 @@ def quarterly_kpis(snapshot: Snapshot) -> pd.DataFrame:
 def top_off_agreement_suppliers(
     snapshot: Snapshot, municipality_id: str, year: int, limit: int = 15
 ) -> pd.DataFrame:
-    """The suppliers with the most off-agreement spend (marts.off_agreement_suppliers).
+    """The suppliers with the most off-agreement spend (marts.off_agreement_suppliers);
+    private persons (dashboards.privacy) as one row without name or number.
 
     `share_of_off_agreement` is the supplier's part of all off-agreement spend of
     that municipality (or 'ALL') in that year.
     """
     return _query(
         snapshot,
-        """
-        with scoped as (
+        f"""
+        with grouped as (
             select
-                supplier_key,
-                supplier_org_no,
-                supplier_name,
-                off_agreement_spend,
-                covered_spend,
-                line_count,
-                off_agreement_spend
-                    / nullif(sum(off_agreement_spend) over (), 0) as share_of_off_agreement,
+                {shown_key_sql()} as supplier_key,
+                any_value({shown_sql("supplier_org_no")}) as supplier_org_no,
+                any_value({shown_sql("supplier_name")}) as supplier_name,
+                sum(off_agreement_spend) as off_agreement_spend,
+                sum(covered_spend) as covered_spend,
+                sum(line_count) as line_count,
             from marts.off_agreement_suppliers
             where municipality_id = ? and year = ?
+            group by all
+        ),
+        scoped as (
+            select
+                *,
+                off_agreement_spend
+                    / nullif(sum(off_agreement_spend) over (), 0) as share_of_off_agreement,
+            from grouped
         )
         select *
         from scoped
@@ -470,12 +484,15 @@ def threshold_crossings(snapshot: Snapshot, member: str, year: int) -> pd.DataFr
         snapshot,
         f"""
         select
-            municipality_id, month_end, threshold, supplier_key, supplier_name,
-            category_id, trailing_12m_spend, has_agreement_for_category,
-        from marts.threshold_flags
-        where {_MEMBER_FILTER} and extract(year from month_end) = ?
-        order by month_end desc, threshold desc, trailing_12m_spend desc,
-            municipality_id, supplier_key, category_id
+            f.municipality_id, f.month_end, f.threshold, f.supplier_key, f.supplier_name,
+            f.category_id, coalesce(c.category_name, f.category_id) as category_name,
+            f.trailing_12m_spend, f.has_agreement_for_category,
+            {is_private_person_sql("f.supplier_key")} as is_private_person
+        from marts.threshold_flags as f
+        left join marts.dim_categories as c using (category_id)
+        where (? = 'ALL' or f.municipality_id = ?) and extract(year from f.month_end) = ?
+        order by f.month_end desc, f.threshold desc, f.trailing_12m_spend desc,
+            f.municipality_id, f.supplier_key, f.category_id
         """,
         [member, member, year],
     )
@@ -488,7 +505,7 @@ def off_agreement_purchases(snapshot: Snapshot, member: str, year: int) -> pd.Da
     return _query(
         snapshot,
         f"""
-        select {columns}
+        select {columns}, {is_private_person_sql()} as is_private_person
         from marts.off_agreement_purchases
         where {_MEMBER_FILTER} and year = ?
         order by off_agreement_spend desc, municipality_id, supplier_name, supplier_key,
@@ -534,7 +551,7 @@ def price_deviations(snapshot: Snapshot, member: str, year: int) -> pd.DataFrame
     return _query(
         snapshot,
         f"""
-        select {columns}
+        select {columns}, {is_private_person_sql()} as is_private_person
         from marts.price_deviations
         where {_MEMBER_FILTER} and extract(year from invoice_date) = ?
         order by direction = 'above' desc, excess_amount desc nulls last,
@@ -552,7 +569,7 @@ def possible_duplicate_invoices(snapshot: Snapshot, member: str, year: int) -> p
     return _query(
         snapshot,
         f"""
-        select {columns}
+        select {columns}, {is_private_person_sql()} as is_private_person
         from marts.possible_duplicate_invoices
         where {_MEMBER_FILTER} and extract(year from first_invoice_date) = ?
         order by greatest(first_amount, second_amount) desc, second_invoice_date desc,
@@ -569,7 +586,7 @@ def possible_duplicate_payees(snapshot: Snapshot, member: str, year: int) -> pd.
     return _query(
         snapshot,
         f"""
-        select {columns}
+        select {columns}, {is_private_person_sql()} as is_private_person
         from marts.possible_duplicate_payees
         where {_MEMBER_FILTER} and year = ?
         order by amount desc, municipality_id, supplier_key
@@ -620,3 +637,268 @@ def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- Council pages: compare, eHandel, categories, member, suppliers, data status ----------
+
+
+def compare_members(snapshot: Snapshot, year: int) -> pd.DataFrame:
+    """Per member and 'ALL' in `year` and the year before: the KPIs (municipality_kpis)
+    and the amounts per inhabitant (per_capita; on-agreement spend, all and on shared
+    agreements, over per_capita's population, 'ALL' over its members' summed one)."""
+    return _query(
+        snapshot,
+        """
+        select
+            k.municipality_id, k.year, k.total_spend, k.influenceable_spend,
+            k.on_agreement_spend, k.shared_on_agreement_spend, k.off_agreement_spend,
+            k.coverage, k.loyalty,
+            k.shared_coverage, k.shared_loyalty,
+            p.population,
+            p.total_spend_per_inhabitant, p.influenceable_spend_per_inhabitant,
+            p.off_agreement_spend_per_inhabitant,
+            k.on_agreement_spend / nullif(p.population, 0) as on_agreement_spend_per_inhabitant,
+            k.shared_on_agreement_spend / nullif(p.population, 0)
+                as shared_on_agreement_spend_per_inhabitant,
+        from marts.municipality_kpis as k
+        left join marts.per_capita as p using (municipality_id, year)
+        where k.year in (?, ?)
+        order by k.municipality_id, k.year
+        """,
+        [year, year - 1],
+    )
+
+
+def ehandel_by_member(snapshot: Snapshot) -> pd.DataFrame:
+    """Every year's eHandel figures per member and 'ALL' (marts.municipality_kpis)."""
+    return _query(
+        snapshot,
+        """
+        select municipality_id, year, influenceable_spend, on_agreement_spend,
+            ehandel_influenceable_spend, ehandel_on_agreement_spend,
+            ehandel_share_of_influenceable, ehandel_share_of_on_agreement
+        from marts.municipality_kpis
+        order by year, municipality_id
+        """,
+    )
+
+
+def category_figures(
+    snapshot: Snapshot, year: int, municipality_id: str | None = None
+) -> pd.DataFrame:
+    """Per category (names, not ids) and member (and 'ALL') in `year`: spend, coverage,
+    loyalty and eHandel (marts.category_kpis); one member's when `municipality_id`."""
+    return _query(
+        snapshot,
+        """
+        select
+            municipality_id, category_id,
+            coalesce(category_name, category_id) as category_name,
+            influenceable_spend, covered_spend, on_agreement_spend, off_agreement_spend,
+            coverage, loyalty, ehandel_influenceable_spend, ehandel_on_agreement_spend,
+            ehandel_share_of_influenceable, ehandel_share_of_on_agreement
+        from marts.category_kpis
+        where year = ? and (? is null or municipality_id = ?)
+        order by influenceable_spend desc, category_name
+        """,
+        [year, municipality_id, municipality_id],
+    )
+
+
+def categories_without_agreement(snapshot: Snapshot, year: int, limit: int = 15) -> pd.DataFrame:
+    """The categories no agreement covered for any member in `year` (the cooperation's
+    covered spend is 0), the most influenceable spend first: candidates for new shared
+    agreements. 'unclassified' is not a category to tender."""
+    return _query(
+        snapshot,
+        """
+        select
+            c.category_id, coalesce(c.category_name, c.category_id) as category_name,
+            c.influenceable_spend,
+            (select count(*) from marts.category_kpis as m
+             where m.year = c.year and m.category_id = c.category_id
+                and m.municipality_id <> 'ALL' and m.influenceable_spend > 0) as member_count
+        from marts.category_kpis as c
+        where c.year = ? and c.municipality_id = 'ALL' and c.covered_spend = 0
+            and c.category_id <> 'unclassified' and c.influenceable_spend > 0
+        order by c.influenceable_spend desc, category_name
+        limit ?
+        """,
+        [year, limit],
+    )
+
+
+def member_quarters(snapshot: Snapshot, municipality_id: str) -> pd.DataFrame:
+    """One member's (or 'ALL''s) quarterly coverage and loyalty (marts.kpis_by_period)."""
+    return _query(
+        snapshot,
+        """
+        select municipality_id, municipality_name, year, quarter, period_start,
+            coverage, loyalty
+        from marts.kpis_by_period
+        where period_type = 'quarter' and municipality_id = ?
+        order by period_start
+        """,
+        [municipality_id],
+    )
+
+
+def member_suppliers(
+    snapshot: Snapshot,
+    municipality_id: str,
+    year: int,
+    category_id: str | None = None,
+    limit: int | None = 15,
+) -> pd.DataFrame:
+    """A member's (or every member's for 'ALL') suppliers in `year` by influenceable
+    spend, with the part on agreement and off agreement (covered, not on agreement),
+    optionally in one category (marts.fct_spend_lines). Private persons are one row
+    without a name."""
+    return _query(
+        snapshot,
+        f"""
+        select
+            {shown_key_sql()} as supplier_key,
+            any_value({shown_sql("supplier_name")}) as supplier_name,
+            sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+            sum(case when is_covered and not is_on_agreement then amount else 0 end)
+                as off_agreement_spend,
+            sum(case when is_covered then amount else 0 end) as covered_spend,
+            sum(amount) as influenceable_spend,
+        from marts.fct_spend_lines
+        where is_influenceable and year = ?
+            and (? = 'ALL' or municipality_id = ?)
+            and (? is null or category_id = ?)
+        group by all
+        order by influenceable_spend desc, supplier_name
+        limit ?
+        """,
+        [year, municipality_id, municipality_id, category_id, category_id, limit or 1 << 62],
+    )
+
+
+def member_crossings(snapshot: Snapshot, municipality_id: str, year: int) -> pd.DataFrame:
+    """Threshold crossings of a member (every member for 'ALL') in `year`, with category
+    names; private persons without a name (marts.threshold_flags)."""
+    return _query(
+        snapshot,
+        f"""
+        select
+            f.municipality_id, f.month_end, f.threshold,
+            {shown_sql("f.supplier_name", "f.supplier_key")} as supplier_name,
+            {is_private_person_sql("f.supplier_key")} as is_private_person,
+            coalesce(c.category_name, f.category_id) as category_name,
+            f.trailing_12m_spend, f.has_agreement_for_category
+        from marts.threshold_flags as f
+        left join marts.dim_categories as c using (category_id)
+        where (? = 'ALL' or f.municipality_id = ?) and extract(year from f.month_end) = ?
+        order by f.month_end desc, f.threshold desc, f.trailing_12m_spend desc
+        """,
+        [municipality_id, municipality_id, year],
+    )
+
+
+def search_suppliers(snapshot: Snapshot, text: str, year: int, limit: int = 50) -> pd.DataFrame:
+    """Suppliers of `year` whose name or organisation number contains `text` (case
+    ignored), the most spend first; never a private person (marts.suppliers)."""
+    return _query(
+        snapshot,
+        f"""
+        select supplier_key, supplier_org_no, supplier_name, total_spend,
+            influenceable_spend, on_agreement_spend, off_agreement_spend, on_agreement_share,
+            holds_agreement, agreement_count, member_count
+        from marts.suppliers
+        where year = ? and not {is_private_person_sql()}
+            and (? = '' or lower(supplier_name) like '%' || lower(?) || '%'
+                 or supplier_org_no like '%' || ? || '%')
+        order by total_spend desc, supplier_name
+        limit ?
+        """,
+        [year, text, text, text, limit],
+    )
+
+
+def supplier_by_member(snapshot: Snapshot, supplier_key: str, year: int) -> pd.DataFrame:
+    """One supplier's spend per member in `year`: total, influenceable, covered, on and
+    off agreement, share on agreement (marts.fct_spend_lines)."""
+    return _query(
+        snapshot,
+        f"""
+        select
+            municipality_id,
+            sum(amount) as total_spend,
+            sum(case when is_influenceable then amount else 0 end) as influenceable_spend,
+            sum(case when is_influenceable and is_covered then amount else 0 end)
+                as covered_spend,
+            sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+            sum(case when is_influenceable and is_covered and not is_on_agreement
+                then amount else 0 end) as off_agreement_spend,
+        from marts.fct_spend_lines
+        where supplier_key = ? and year = ? and not {is_private_person_sql()}
+        group by municipality_id
+        order by total_spend desc
+        """,
+        [supplier_key, year],
+    )
+
+
+def supplier_agreements(snapshot: Snapshot, supplier_org_no: str) -> pd.DataFrame:
+    """The agreements naming the supplier's organisation number (marts.dim_agreements)."""
+    columns = set(
+        _query(
+            snapshot,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'dim_agreements'",
+        )["column_name"]
+    )
+    if not {"agreement_id", "supplier_org_nos"} <= columns:
+        return pd.DataFrame(columns=["agreement_id", "agreement_name", "valid_from", "valid_to"])
+    return _query(
+        snapshot,
+        """
+        select agreement_id, agreement_name, scope, valid_from, valid_to
+        from marts.dim_agreements
+        where list_contains(string_split(replace(supplier_org_nos, ' ', ''), ','), ?)
+        order by valid_to desc, agreement_id
+        """,
+        [supplier_org_no],
+    )
+
+
+def data_status(snapshot: Snapshot, year: int) -> pd.DataFrame:
+    """Per member: months with spend in `year`, its first and last month and whether the
+    year is complete (data_completeness); rows rejected (rejected_rows); spend on account
+    codes without a known KOSTRA art in `year` (unmapped_codes)."""
+    return _query(
+        snapshot,
+        """
+        with rejected as (
+            select municipality_id, count(*) as rejected_rows
+            from marts.rejected_rows group by municipality_id
+        ),
+        unmapped as (
+            select municipality_id, count(*) as unmapped_codes, sum(amount) as unmapped_amount,
+                sum(share_of_member_spend) as unmapped_share
+            from marts.unmapped_codes where year = ? group by municipality_id
+        )
+        select
+            m.municipality_id, m.municipality_name,
+            d.months_with_spend, d.first_month, d.last_month, d.is_complete_year,
+            coalesce(r.rejected_rows, 0) as rejected_rows,
+            coalesce(u.unmapped_codes, 0) as unmapped_codes,
+            coalesce(u.unmapped_amount, 0) as unmapped_amount,
+            u.unmapped_share
+        from marts.dim_municipalities as m
+        left join marts.data_completeness as d
+            on d.municipality_id = m.municipality_id and d.year = ?
+        left join rejected as r on r.municipality_id = m.municipality_id
+        left join unmapped as u on u.municipality_id = m.municipality_id
+        order by m.is_host desc, m.municipality_name
+        """,
+        [year, year],
+    )
+
+
+def has_tables(snapshot: Snapshot, *tables: str) -> bool:
+    """Whether the snapshot has every one of `tables` (marts.x)."""
+    return not missing_columns(snapshot, {table: () for table in tables})

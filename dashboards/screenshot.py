@@ -1,6 +1,7 @@
 """Take a headless-Chromium screenshot of the dashboards on a given snapshot.
 
-    python -m dashboards.screenshot --snapshot PATH --out PATH [--page overview]
+    python -m dashboards.screenshot --snapshot PATH --out PATH [--page overview] [--language nb]
+    python -m dashboards.screenshot --snapshot PATH --out-dir DIR --all-pages [--language nb]
 
 Starts `streamlit run dashboards/streamlit_app.py` headless on a free port with
 SAMKJOP_SNAPSHOT set, waits until it answers, opens the page in headless
@@ -42,6 +43,17 @@ from dashboards import SNAPSHOT_ENV
 APP = Path(__file__).resolve().parent / "streamlit_app.py"
 REPO_ROOT = APP.parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# The url paths of every page (streamlit_app.py), in the navigation's order.
+PAGES = (
+    "overview",
+    "compare",
+    "ehandel",
+    "categories",
+    "member",
+    "suppliers",
+    "followup",
+    "deliveries",
+)
 
 # A fingerprint of the rendered page while it looks finished (null while not):
 # the script run is over, no skeleton placeholder is left, every chart has drawn
@@ -60,6 +72,14 @@ RENDERED_JS = """
   if (!Array.from(charts).every((chart) => chart.querySelector('canvas, svg'))) return null;
   return shown.length + ':' + document.querySelectorAll('[data-testid]').length
     + ':' + main.scrollHeight;
+})()
+"""
+# The text of an exception or error box the page shows (null when none): a screenshot of
+# a failed page is not a screenshot of the page.
+FAILED_JS = """
+(() => {
+  const box = document.querySelector('[data-testid="stException"]');
+  return box ? box.innerText.slice(0, 500) : null;
 })()
 """
 STABLE_POLLS = 4
@@ -106,7 +126,7 @@ def streamlit_command(port: int) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",
-        "minimal",
+        "viewer",
     ]
 
 
@@ -212,6 +232,15 @@ class DevTools:
                     raise RuntimeError(f"DevTools {method} failed: {reply['error']}")
                 return reply.get("result", {})
 
+    def attach_to_page(self) -> str:
+        """A session on the browser's first page (the tab it opened)."""
+        targets = self.call("Target.getTargets")["targetInfos"]
+        page = next(target for target in targets if target["type"] == "page")
+        attached = self.call(
+            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
+        )
+        return attached["sessionId"]
+
     def evaluate(self, session: str, expression: str) -> Any:
         result = self.call(
             "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session
@@ -271,28 +300,106 @@ def capture(
     settle: float,
 ) -> None:
     """Open `url`, wait until the Streamlit app has rendered, write a PNG to `out`."""
+    capture_many(
+        chromium,
+        [(url, out)],
+        profile_dir,
+        width=width,
+        height=height,
+        full_page=full_page,
+        timeout=timeout,
+        settle=settle,
+    )
+
+
+def capture_many(
+    chromium: str,
+    shots: list[tuple[str, Path]],
+    profile_dir: str,
+    *,
+    width: int,
+    height: int,
+    full_page: bool,
+    timeout: float,
+    settle: float,
+) -> None:
+    """Open each (url, out) in turn in one Chromium, wait until the Streamlit app has
+    rendered, write a PNG to `out`; a page that shows an exception is a RuntimeError."""
     browser = DevTools(chromium_command(chromium, profile_dir, width, height))
     try:
-        targets = browser.call("Target.getTargets")["targetInfos"]
-        page = next(target for target in targets if target["type"] == "page")
-        session = browser.call(
-            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
-        )["sessionId"]
-        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-        browser.call("Emulation.setDeviceMetricsOverride", metrics, session)
-        browser.call("Page.navigate", {"url": url}, session)
-        wait_until_rendered(browser, session, timeout)
-        time.sleep(settle)  # let charts finish their transitions
-        if full_page:
-            content_height = int(browser.evaluate(session, CONTENT_HEIGHT_JS) or height)
-            if content_height > height:
-                metrics["height"] = content_height
-                browser.call("Emulation.setDeviceMetricsOverride", metrics, session)
-                time.sleep(settle)
-        shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
-        out.write_bytes(base64.b64decode(shot["data"]))
+        session = browser.attach_to_page()
+        for url, out in shots:
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            browser.call("Emulation.setDeviceMetricsOverride", metrics, session)
+            browser.call("Page.navigate", {"url": url}, session)
+            wait_until_rendered(browser, session, timeout)
+            failure = browser.evaluate(session, FAILED_JS)
+            if failure:
+                raise RuntimeError(f"{url} shows an exception: {failure}")
+            time.sleep(settle)  # let charts finish their transitions
+            if full_page:
+                content_height = int(browser.evaluate(session, CONTENT_HEIGHT_JS) or height)
+                if content_height > height:
+                    metrics["height"] = content_height
+                    browser.call("Emulation.setDeviceMetricsOverride", metrics, session)
+                    time.sleep(settle)
+            shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+            out.write_bytes(base64.b64decode(shot["data"]))
     finally:
         browser.close()
+
+
+def page_url(base_url: str, page: str, language: str = "") -> str:
+    """The address of `page` (url path; "" is the first page), in `language` when given.
+    The default page (the overview) is served at "/" only: its url path is not found."""
+    path = "" if page == PAGES[0] else page
+    return f"{base_url}/{path}" + (f"?lang={language}" if language else "")
+
+
+def take_screenshots(
+    snapshot: Path,
+    out_dir: Path,
+    *,
+    pages: tuple[str, ...] = PAGES,
+    language: str = "",
+    port: int | None = None,
+    width: int = 1400,
+    height: int = 1400,
+    full_page: bool = True,
+    chromium: str | None = None,
+    timeout: float = 60.0,
+    settle: float = 1.0,
+) -> list[Path]:
+    """Serve the dashboards on `snapshot` once and screenshot every page of `pages` into
+    `out_dir/<page>[-<language>].png`; returns the files written."""
+    browser = find_chromium(chromium)
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="samkjop-screenshot-") as scratch:
+        log_path = Path(scratch) / "streamlit.log"
+        try:
+            with serve(snapshot, port or free_port(), log_path, timeout) as base_url:
+                shots = []
+                for page in pages:
+                    out = out_dir / (f"{page}-{language}.png" if language else f"{page}.png")
+                    out.unlink(missing_ok=True)
+                    shots.append((page_url(base_url, page, language), out))
+                capture_many(
+                    browser,
+                    shots,
+                    str(Path(scratch) / "chromium-profile"),
+                    width=width,
+                    height=height,
+                    full_page=full_page,
+                    timeout=timeout,
+                    settle=settle,
+                )
+                written = [out for _, out in shots]
+        except (SystemExit, RuntimeError) as problem:
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            raise SystemExit(f"{problem}\nStreamlit's log:\n{log}") from problem
+    return written
 
 
 def take_screenshot(
@@ -300,6 +407,7 @@ def take_screenshot(
     out: Path,
     *,
     page: str = "",
+    language: str = "",
     port: int | None = None,
     width: int = 1400,
     height: int = 2200,
@@ -319,7 +427,7 @@ def take_screenshot(
             with serve(snapshot, port or free_port(), log_path, timeout) as base_url:
                 capture(
                     browser,
-                    f"{base_url}/{page}",
+                    page_url(base_url, page, language),
                     out,
                     str(Path(scratch) / "chromium-profile"),
                     width=width,
@@ -340,8 +448,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Screenshot the Samkjøp dashboards on a snapshot with headless Chromium.",
     )
     parser.add_argument("--snapshot", type=Path, required=True, help="published snapshot file")
-    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--out", type=Path, default=None, help="PNG file to write")
     parser.add_argument("--page", default="", help="url path of the page (default: first page)")
+    parser.add_argument(
+        "--all-pages",
+        action="store_true",
+        help="every page, one server: <out-dir>/<page>[-<language>].png (full page)",
+    )
+    parser.add_argument("--out-dir", type=Path, default=None, help="folder for --all-pages")
+    parser.add_argument("--language", default="", help="nb, da or en (default: the cooperation's)")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     parser.add_argument("--width", type=int, default=1400, help="viewport width in px")
     parser.add_argument("--height", type=int, default=2200, help="viewport height in px")
@@ -353,10 +468,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.snapshot.is_file():
         parser.error(f"no snapshot at {args.snapshot}")
+    if args.all_pages:
+        if args.out_dir is None:
+            parser.error("--all-pages needs --out-dir")
+        for written in take_screenshots(
+            args.snapshot,
+            args.out_dir,
+            language=args.language,
+            port=args.port,
+            width=args.width,
+            chromium=args.chromium,
+            timeout=args.timeout,
+        ):
+            print(written)
+        return 0
+    if args.out is None:
+        parser.error("--out is required (or --all-pages --out-dir DIR)")
     path = take_screenshot(
         args.snapshot,
         args.out,
         page=args.page,
+        language=args.language,
         port=args.port,
         width=args.width,
         height=args.height,

@@ -1,7 +1,9 @@
-"""Samkjøp dashboards: the entry point. Routes to the pages in app_pages/; nothing else.
+"""Samkjøp dashboards: the entry point. Routes to the pages in app_pages/ and draws the
+sidebar (language switch, publication date); nothing else.
 
 Run with `samkjop dashboards --config cooperation.yml`, which sets SAMKJOP_SNAPSHOT
-to the published snapshot and starts `streamlit run dashboards/streamlit_app.py`.
+to the published snapshot (and SAMKJOP_LANGUAGE to cooperation.language) and starts
+`streamlit run dashboards/streamlit_app.py`.
 """
 
 import sys
@@ -23,35 +25,42 @@ st.set_page_config(
     layout="wide",
 )
 
-PAGES = [
-    st.Page(
-        "app_pages/overview.py",
-        title="Cooperation overview",
-        icon=":material/dashboard:",
-        url_path="overview",
-        default=True,
-    ),
-    st.Page(
-        "app_pages/followup.py",
-        title="Follow-up",
-        icon=":material/checklist:",
-        url_path="followup",
-    ),
-    st.Page(
-        "app_pages/deliveries.py",
-        title="Deliveries",
-        icon=":material/inbox:",
-        url_path="deliveries",
-    ),
+# (file, catalogue key of the title, icon, url path); the council's pages, then the
+# procurement unit's.
+COUNCIL_PAGES = [
+    ("app_pages/overview.py", "page.overview.title", ":material/dashboard:", "overview"),
+    ("app_pages/compare.py", "page.compare.title", ":material/leaderboard:", "compare"),
+    ("app_pages/ehandel.py", "page.ehandel.title", ":material/shopping_cart:", "ehandel"),
+    ("app_pages/categories.py", "page.categories.title", ":material/category:", "categories"),
+    ("app_pages/member.py", "page.member.title", ":material/location_city:", "member"),
+    ("app_pages/suppliers.py", "page.suppliers.title", ":material/storefront:", "suppliers"),
+]
+UNIT_PAGES = [
+    ("app_pages/followup.py", "page.followup.title", ":material/checklist:", "followup"),
+    ("app_pages/deliveries.py", "page.status.title", ":material/inbox:", "deliveries"),
 ]
 
-page = st.navigation(PAGES)
+
+def _pages(entries: list[tuple[str, str, str, str]], first: bool = False) -> list:
+    return [
+        st.Page(path, title=ui.t(title), icon=icon, url_path=url, default=first and i == 0)
+        for i, (path, title, icon, url) in enumerate(entries)
+    ]
+
+
+page = st.navigation(
+    {
+        ui.t("app.section_council"): _pages(COUNCIL_PAGES, first=True),
+        ui.t("app.section_unit"): _pages(UNIT_PAGES),
+    }
+)
 
 with st.sidebar:
+    ui.language_switch()
     try:
         snapshot = queries.locate_snapshot()
         st.caption(ui.published_text(snapshot))
     except queries.SnapshotUnavailable:
-        st.caption("No data snapshot published yet.")
+        st.caption(ui.t("common.no_snapshot"))
 
 page.run()

@@ -2751,7 +2751,9 @@ class _Generator:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(SUPPLIER_REGISTER_COLUMNS)
             for supplier_id, name, alias_type, alias in DEMO_SUPPLIER_REGISTER:
-                writer.writerow((supplier_id, name, "", alias_type, alias, ""))
+                row = {"supplier_id": supplier_id, "supplier_name": name}
+                row |= {"alias_type": alias_type, "alias": alias}
+                writer.writerow([row.get(column, "") for column in SUPPLIER_REGISTER_COLUMNS])
 
     def _expected_volumes(self) -> dict[str, float]:
         """Per agreement, the on-agreement spend per year that the generator aims for at

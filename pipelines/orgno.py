@@ -7,9 +7,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from stdnum import exceptions
-from stdnum.dk import cvr
+from stdnum.dk import cpr, cvr
 from stdnum.fi import ytunnus
-from stdnum.no import mva, orgnr
+from stdnum.no import fodselsnummer, mva, orgnr
 from stdnum.se import orgnr as se_orgnr
 
 
@@ -80,3 +80,47 @@ def clean_org_no(raw: str | None, country: str) -> OrgNo:
         return OrgNo(text, _VALIDATORS[country](text), True)
     except (exceptions.ValidationError, ValueError):
         return OrgNo(text, None, False)
+
+
+# --- Personal identity numbers in an organisation-number column (GDPR) -----------------------
+
+PERSONAL_ID_MASK = "[personal identity number]"
+
+
+@lru_cache(maxsize=200_000)
+def is_personal_id_number(raw: str | None) -> bool:
+    """Whether `raw`, delivered where an organisation number belongs, is a Norwegian
+    fødselsnummer / D-number (11 digits, python-stdnum `no.fodselsnummer`) or a Danish CPR
+    number (10 digits, `dk.cpr`): a private person's identity, whatever the cooperation's
+    country. Separators and spaces are ignored; an organisation number is never one
+    (9 or 8 digits)."""
+    text = (raw or "").strip()
+    if not text:
+        return False
+    return bool(fodselsnummer.is_valid(text) or cpr.is_valid(text))
+
+
+# a number a personal identity number may hide in: 6 digits (the birth date), then the
+# rest (4 for CPR, 5 for a fødselsnummer), optionally after one space or hyphen
+_PERSONAL_ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{6}[ -]?[0-9]{4,5}(?![0-9])")
+
+
+def mask_personal_id_numbers(text: str | None) -> str | None:
+    """`text` with every number in it that is_personal_id_number replaced by
+    PERSONAL_ID_MASK: a whole organisation-number value, or a raw delivered row (rejected
+    and excluded rows) whose organisation-number field holds one. A number that happens to
+    pass the check (an invoice number shaped like a CPR number) is masked too; NULL stays
+    NULL. The exports apply it to every table but `spend_lines` (pipelines/export.py)."""
+    if text is None:
+        return None
+    return _PERSONAL_ID_CANDIDATE.sub(
+        lambda found: PERSONAL_ID_MASK if is_personal_id_number(found.group()) else found.group(),
+        text,
+    )
+
+
+def masked_org_no(raw: str | None) -> str | None:
+    """`raw` as it may be shown or exported: PERSONAL_ID_MASK in place of a personal
+    identity number (is_personal_id_number), else unchanged. Everything but the auditor's
+    line-level export shows this."""
+    return PERSONAL_ID_MASK if is_personal_id_number(raw) else raw

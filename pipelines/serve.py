@@ -117,6 +117,8 @@ def servers(
                     "true",
                     "--browser.gatherUsageStats",
                     "false",
+                    "--client.toolbarMode",  # readers get no "Deploy" button
+                    "viewer",
                 ),
                 dashboards_port,
             )
@@ -243,6 +245,7 @@ def _environment(cooperation: Cooperation) -> dict[str, str]:
     env = dict(os.environ)
     env[CONFIG_ENV_VAR] = str(cooperation.config_path)
     env[SNAPSHOT_ENV_VAR] = str(cooperation.snapshot)
+    env["SAMKJOP_LANGUAGE"] = cooperation.language  # the dashboards' default language
     env["DAGSTER_HOME"] = str(cooperation.dagster_home)
     return env
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from dashboards.i18n import LANGUAGES, default_language
 from pipelines.yaml_loader import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -368,6 +369,7 @@ class Cooperation:
     allowed_folders: tuple[Path, ...] = field(default=())  # besides the config's, absolute
     follow_symlinks: bool = False
     alerts: Alerts = field(default_factory=Alerts)
+    language: str = ""  # the dashboards' and the annual report's language; "" before parsing
 
     @property
     def root(self) -> Path:
@@ -445,6 +447,7 @@ _COOPERATION_KEYS = {
     "duplicate_max_pairs_per_supplier",
     "catch_all_payees",
     "unmapped_warning_share",
+    "language",
 }
 _TARGET_KEYS = {"loyalty", "coverage"}
 _MEMBER_KEYS = {"id", "name", "population", "spend"}
@@ -668,6 +671,17 @@ def _parse(r: _Reader, document: Any) -> Cooperation:
         allowed_folders=r.folders.allowed,
         follow_symlinks=r.folders.follow_symlinks,
         alerts=_alerts(r, top.get("alerts")),
+        language=_language(r, coop.get("language"), country),
+    )
+
+
+def _language(r: _Reader, value: Any, country: str) -> str:
+    """`cooperation.language`: the dashboards' and the annual report's language, one of
+    dashboards.i18n.LANGUAGES; by default the country's (NO: nb, DK: da, otherwise en)."""
+    if value is None:
+        return default_language(country)
+    return r.text(
+        value, "cooperation.language", "|".join(LANGUAGES), f"one of {', '.join(LANGUAGES)}"
     )
 
 

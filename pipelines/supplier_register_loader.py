@@ -44,6 +44,7 @@ class RegisteredSupplier:
     org_no_raw: str | None
     org_no: str | None  # the validated number
     row: Row  # the first row of the supplier
+    is_person: bool = False  # a private person: never named to the council (is_person)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class SupplierRegister:
                     municipality_id,
                     str(row.path),
                     row.number,
+                    supplier.is_person,
                 )
             )
         return rows
@@ -84,7 +86,7 @@ def read_supplier_register(cooperation: Cooperation) -> SupplierRegister:
     by_org_no: dict[str, RegisteredSupplier] = {}
     for source in cooperation.supplier_registers:
         for path in source.files():
-            for row in read_rows(path, column_names("supplier_register")):
+            for row in read_rows(path, column_names("supplier_register"), ("is_person",)):
                 _read_supplier(row, cooperation, register, by_org_no)
                 register.aliases.append((row, *_read_alias(row, members)))
     _check_aliases(register)
@@ -137,9 +139,10 @@ def _read_supplier(
                 "org_no",
                 f"{org_no_raw!r} is not a valid organisation number for {cooperation.country}",
             )
+    is_person = _is_person(row)
     known = register.suppliers.get(supplier_id)
     if known is None:
-        known = RegisteredSupplier(supplier_id, name, org_no_raw, org_no, row)
+        known = RegisteredSupplier(supplier_id, name, org_no_raw, org_no, row, bool(is_person))
     else:
         if name is not None and known.supplier_name not in (None, name):
             raise row.fail(
@@ -159,6 +162,7 @@ def _read_supplier(
             known.org_no_raw or org_no_raw,
             known.org_no or org_no,
             known.row,
+            known.is_person or bool(is_person),
         )
     register.suppliers[supplier_id] = known
     if org_no is not None:
@@ -169,6 +173,21 @@ def _read_supplier(
                 f"{org_no} is already the number of supplier {other.supplier_id!r} "
                 f"({_where(other.row)}); one organisation number is one supplier",
             )
+
+
+_PERSON_VALUES = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _is_person(row: Row) -> bool | None:
+    """The optional is_person column: True, False, or None when the field is empty."""
+    value = row.text("is_person", False)
+    if value is None:
+        return None
+    if value.strip().lower() not in _PERSON_VALUES:
+        raise row.fail(
+            "is_person", f"{value!r} is not one of true, false, yes, no, 1, 0 (or empty)"
+        )
+    return _PERSON_VALUES[value.strip().lower()]
 
 
 def _read_alias(row: Row, members: set[str]) -> tuple[str | None, str | None, str | None]:

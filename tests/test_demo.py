@@ -782,3 +782,15 @@ def test_default_exclusions_and_rates_are_empty():
     assert default_reference_file("exchange_rates").read_text(encoding="utf-8") == (
         "currency,month,rate_to_base\n"
     )
+
+
+def test_every_standard_file_has_as_many_fields_as_its_header(demo: Path):
+    """The agreement register, price list, supplier register and reference files are
+    read by the platform's loaders and, in the benchmark, by DuckDB's CSV sniffer: a row
+    short of a field reads as one column there."""
+    standard = [path for path in demo.rglob("*.csv") if "spend" not in path.relative_to(demo).parts]
+    assert any(path.name == "supplier_register.csv" for path in standard)
+    for path in standard:
+        with open(path, encoding="utf-8", newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        assert all(len(row) == len(header) for row in rows), path

@@ -1,13 +1,21 @@
-"""Follow-up (oppfølging) for the host's procurement unit (innkjøpsenheten).
+"""Follow-up (oppfølging / opfølgning) for the host's procurement unit (innkjøpsenheten).
 
-UI only: every number comes from `dashboards.queries`, which reads the marts of
-the published snapshot. Each section names its mart and defines its rule; a
-section whose mart the snapshot lacks says so and the other sections are still
-drawn. Filters: member (or all members) and year.
+UI only: every number comes from `dashboards.queries`, which reads the marts of the
+published snapshot; every text from the catalogues (dashboards/locales/*/followup.yaml)
+in the reader's language, every figure in its locale (dashboards.formatting). Each
+section's rule and source mart are in its help expander; a section whose mart the
+snapshot lacks says so and the other sections are still drawn. Filters: member (or the
+whole cooperation; `?member=` from the Member page's link) and year, kept in the URL.
+
+Privacy (dashboards.privacy): this is the procurement unit's page, so payees keep their
+names here (as in the unit's exports), but every table that names payees marks the
+private persons by the same rule the council pages use to hide them, and a personal
+identity number in an organisation-number text is masked (pipelines.orgno).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,78 +24,37 @@ import streamlit as st
 
 from dashboards import queries, ui
 from dashboards.formatting import (
-    NOT_AVAILABLE,
-    fmt_amount,
-    fmt_date,
-    fmt_org_no,
-    fmt_pct,
-    fmt_price,
-    fmt_quantity,
+    MISSING,
+    currency_symbol,
+    format_amount,
+    format_date,
+    format_number,
+    format_percent,
     is_missing,
 )
+from dashboards.i18n import has_key
+from dashboards.ui import t
+from pipelines.orgno import mask_personal_id_numbers, masked_org_no
 
-ALL_LABEL = "All members (alle kommuner)"
-MAX_ROWS = 500  # rows per table; the full lists come from `samkjop export`
-
-THRESHOLDS = (
-    "A crossing (terskelverdi passert): the influenceable spend with one supplier in one "
-    "category that was not on an agreement, summed over the trailing 12 months (the month and "
-    "the 11 before it), reached a threshold at this month end after being below it at the "
-    "previous one. Without an agreement for the category it is a candidate for a competition "
-    "(konkurranse); with one, the purchases should have used it."
-)
-OFF_AGREEMENT = (
-    "Off-agreement spend (kjøp utenfor avtale): bought in a category with an active agreement, "
-    "but not from one of its suppliers (matched by organisation number), per member, department "
-    "(ansvar), supplier and category. The agreements listed were active for these purchases and "
-    "should have been used."
-)
-EXPIRING = (
-    "Expiring (utløper): the agreement's last day (valid_to, extensions included) is between the "
-    "as-of date and 6 months after it. Spend over the 12 months up to the as-of date: what was "
-    "bought in the agreement's categories by the participating members (covered) and from its "
-    "suppliers (on agreement): the volume a renewal has to cover."
-)
-PRICES = (
-    "Price deviation (prisavvik): an invoice line whose net unit price differs from the agreed "
-    "price-list price (the lowest of the agreements active for the line, valid on the invoice "
-    "date) by more than the tolerance. Deviation = (invoiced − agreed) / agreed; excess paid = "
-    "(invoiced − agreed) × quantity in the cooperation's currency (n/a when the line has no "
-    "quantity)."
-)
-DUPLICATES = (
-    "Possible duplicate (mulig dobbeltfakturering): two invoices of the same member and supplier "
-    "with the same invoice id in two deliveries (or twice in one), or with the same positive "
-    "amount under different invoice ids within a few days. Each invoice is listed at most once "
-    "per rule: a later copy with the first copy, an invoice with the nearest earlier one of the "
-    "same amount. Check them against the ledger before asking the supplier for a credit note."
-)
-UNPAIRED_PAYEES = (
-    "Not paired (ikke kontrollert): the payee's invoices of the year are left out of the "
-    "duplicate pairs, because its lines have no supplier identity, its name matches one of "
-    "`cooperation.catch_all_payees` (a card issuer, redacted personal data, …), or it would give "
-    "more pairs than `cooperation.duplicate_max_pairs_per_supplier`. Check these payees in the "
-    "member's own ledger."
-)
-
+MAX_ROWS = 500  # rows per table; the download buttons give all of them
 
 snapshot = ui.require_snapshot()
+language = ui.language()
 cooperation = queries.cooperation(snapshot)
 currency = cooperation["currency"]
 
-st.title(f"{cooperation['cooperation_name']}: follow-up (oppfølging)")
+st.title(t("followup.heading", name=cooperation["cooperation_name"]))
 st.caption(
-    "Lists for the host's procurement unit (innkjøpsenheten) to act on. "
-    f"Amounts in {currency}, net of VAT · {ui.published_text(snapshot)}"
+    t("followup.intro")
+    + " · "
+    + t("common.amounts_in", currency=currency_symbol(currency, language))
+    + " · "
+    + ui.published_text(snapshot)
 )
 
 choice = queries.year_choice(snapshot)
 if not choice.years:
-    st.info(
-        "The snapshot holds no figures yet: `marts.municipality_kpis` has no row for the whole "
-        f"cooperation ('{queries.ALL}'). Check that the members' spend was loaded, then run "
-        f"`{queries.RUN_COMMAND}` again."
-    )
+    st.info(t("common.no_figures", command=queries.RUN_COMMAND))
     st.stop()
 
 member_rows = queries.members(snapshot)
@@ -97,383 +64,496 @@ names: dict[str, str] = {
         member_rows["municipality_id"], member_rows["municipality_name"], strict=True
     )
 }
-labels = {queries.ALL: ALL_LABEL, **names}
-
+labels = ui.member_labels(member_rows)
 member_column, year_column = st.columns([2, 1])
-member = member_column.selectbox(
-    "Member (kommune)",
-    list(labels),
-    format_func=lambda municipality_id: labels[municipality_id],
-    key="followup_member",
-)
+# ?member=<id>: the Member page links here filtered to one member
+member = ui.member_selector(member_rows, key="followup_member", container=member_column)
 year = ui.year_selector(choice, key="followup_year", container=year_column)
 who = labels[member]
 every_member = member == queries.ALL
-export_scope = f"--year {year}" + ("" if every_member else f" --municipality {member}")
+download_member = None if every_member else member
+
+# column names, in the reader's language (the tables' headers)
+MEMBER = t("common.member")
+SUPPLIER = t("common.supplier")
+PRIVATE = t("followup.column.private_person")
 
 
-def amount_text(value: Any) -> str:
-    return fmt_amount(value, currency)
+def amount(value: Any) -> str:
+    return format_amount(value, currency, language)
+
+
+def count(value: Any) -> str:
+    return format_number(value, language)
+
+
+def day(value: Any) -> str:
+    return format_date(value, language)
+
+
+def percent(value: Any) -> str:
+    return format_percent(value, language)
+
+
+def price(value: Any, price_currency: Any) -> str:
+    """A unit price with two decimals in its own currency: '1 200,00 kr' (nb)."""
+    if is_missing(value):
+        return MISSING
+    sign = currency_symbol(str(price_currency), language) if not is_missing(price_currency) else ""
+    return f"{format_number(value, language, 2)}\u00a0{sign}".rstrip()
+
+
+def quantity(value: Any) -> str:
+    """A quantity with the decimals it has (at most 4): 5 -> '5', 2.5 -> '2,5' (nb)."""
+    if is_missing(value):
+        return MISSING
+    decimals = f"{abs(float(value)):.4f}".rstrip("0").split(".")[1]
+    return format_number(value, language, len(decimals))
+
+
+def org_no(value: Any) -> str:
+    """An organisation number, or '–' where there is none; a personal identity number is
+    never shown (pipelines.orgno)."""
+    if is_missing(value) or str(value).strip() == "":
+        return MISSING
+    return str(masked_org_no(str(value)))
+
+
+def key_org_no(key: Any) -> str:
+    """The organisation number a supplier key is (digits), else '–' (a name or register key)."""
+    text = "" if is_missing(key) else str(key)
+    return org_no(text) if text.isdigit() else MISSING
+
+
+def payee_name(name: Any, key: Any) -> str:
+    """The payee's name; one without a name or identity is said so, not shown as 'name:'."""
+    if not is_missing(name) and str(name).strip():
+        return str(name)
+    text = "" if is_missing(key) else str(key)
+    if text in ("", "name:"):
+        return t("followup.no_supplier")
+    return text.removeprefix("name:")
 
 
 def source_references(files: pd.Series, rows: pd.Series) -> list[str]:
-    """Where a line was delivered: "file, row N"."""
-    return [f"{file}, row {row}" for file, row in zip(files, rows, strict=True)]
+    """Where a line was delivered: 'file, row N' (a file name, never a server path)."""
+    return [
+        t("followup.source_row", file=str(file).replace("\\", "/").rsplit("/", 1)[-1], row=row)
+        for file, row in zip(files, rows, strict=True)
+    ]
 
 
 def member_name(municipality_id: Any) -> str:
     return names.get(str(municipality_id), str(municipality_id))
 
 
+# The marts' reasons are English sentences; each is shown in the reader's language.
+REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"same invoice id delivered twice"), "followup.reason.same_invoice_id"),
+    (
+        re.compile(r"same amount within (?P<days>\d+) days under another invoice id"),
+        "followup.reason.same_amount",
+    ),
+    (re.compile(r"no supplier identity"), "followup.reason.no_identity"),
+    (re.compile(r"catch-all payee \(pattern (?P<pattern>.*)\)"), "followup.reason.catch_all"),
+    (re.compile(r"more than (?P<count>\d+) possible pairs"), "followup.reason.too_many_pairs"),
+)
+
+
+def reason_text(reason: Any) -> str:
+    text = "" if is_missing(reason) else str(reason)
+    for pattern, key in REASONS:
+        found = pattern.fullmatch(text)
+        if found:
+            return t(key, **found.groupdict())
+    return text
+
+
+def scope_text(scope: Any) -> str:
+    """national / cooperation / local in the reader's language (an unknown scope as is)."""
+    if is_missing(scope):
+        return MISSING
+    key = f"followup.scope.{scope}"
+    return t(key) if has_key(key, language) else str(scope)
+
+
 def show_table(
-    table: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]], key: str, mart: str
+    table: pd.DataFrame,
+    formats: Mapping[str, Callable[[Any], str]],
+    key: str,
+    export: str,
 ) -> None:
-    """A numbered table of at most MAX_ROWS rows; says where the rest is when cut."""
+    """A numbered table of at most MAX_ROWS rows (values kept, so that it sorts as
+    numbers; shown in the reader's locale), and the whole table with the page's filters
+    as CSV and Excel (the same files as `samkjop export`)."""
     total = len(table)
     if not every_member:
-        table = table.drop(columns=["Member"], errors="ignore")
+        table = table.drop(columns=[MEMBER], errors="ignore")
     shown = table.head(MAX_ROWS).copy()
     shown.index = range(1, len(shown) + 1)
     st.dataframe(
         shown.style.format({column: formats[column] for column in formats if column in shown}),
         key=key,
         height=35 * (min(len(shown), 15) + 1) + 3,
-        placeholder=NOT_AVAILABLE,  # a NULL the mart left undefined, not "None"
+        placeholder=MISSING,  # a NULL the mart left undefined, not "None"
     )
     if total > MAX_ROWS:
-        st.caption(
-            f"The first {MAX_ROWS} of {total} rows. All of them: "
-            f"`samkjop export {mart.removeprefix('marts.')} {export_scope} --out DIR`."
-        )
+        st.caption(t("followup.first_rows", shown=count(MAX_ROWS), total=count(total)))
+    ui.download_buttons(
+        snapshot,
+        export,
+        f"{key}_download",
+        municipality=download_member,
+        year=None if export == "agreement_followup" else year,
+    )
 
+
+st.caption(t("followup.privacy_note"))
 
 # --- 1. Threshold crossings -------------------------------------------------------------
-st.subheader(f"Threshold crossings (terskelverdier), {year}")
-st.caption(
-    f"Source: `marts.threshold_flags`, crossings whose month end is in {year}, latest first. "
-    f"{THRESHOLDS} The thresholds are `cooperation.thresholds` of cooperation.yml."
-)
+st.subheader(t("followup.thresholds.heading", year=year))
 if not ui.mart_missing(snapshot, "marts.threshold_flags"):
     counts = queries.threshold_counts(snapshot, member, year)
     if counts.empty:
-        st.info("`marts.threshold_flags` has no crossings at all in this snapshot.")
+        st.info(t("followup.thresholds.none_at_all"))
     else:
         for column, row in zip(st.columns(len(counts)), counts.itertuples(), strict=True):
             column.metric(
-                f"Crossed {fmt_amount(row.threshold, currency)}",
-                fmt_amount(row.crossing_count),
-                help=f"Crossings of {fmt_amount(row.threshold, currency)} by {who} in {year}; "
-                f"{fmt_amount(row.without_agreement_count)} of them in a category without an "
-                "agreement.",
+                t("followup.thresholds.crossed", threshold=amount(row.threshold)),
+                count(row.crossing_count),
+                help=t(
+                    "followup.thresholds.crossed_help",
+                    threshold=amount(row.threshold),
+                    member=who,
+                    year=year,
+                    without=count(row.without_agreement_count),
+                ),
                 border=True,
             )
         crossings = queries.threshold_crossings(snapshot, member, year)
         if crossings.empty:
-            st.info(f"No threshold crossed by {who} in {year}.")
+            st.info(t("followup.thresholds.none", member=who, year=year))
         else:
             show_table(
                 pd.DataFrame(
                     {
-                        "Month end": crossings["month_end"],
-                        "Member": crossings["municipality_id"].map(member_name),
-                        "Supplier": crossings["supplier_name"],
-                        "Supplier key": crossings["supplier_key"],
-                        "Category": crossings["category_id"],
-                        "Threshold": crossings["threshold"],
-                        "Trailing 12 months": crossings["trailing_12m_spend"],
-                        "Agreement for category": crossings["has_agreement_for_category"],
+                        t("followup.column.month_end"): crossings["month_end"],
+                        MEMBER: crossings["municipality_id"].map(member_name),
+                        SUPPLIER: [
+                            payee_name(name, key)
+                            for name, key in zip(
+                                crossings["supplier_name"], crossings["supplier_key"], strict=True
+                            )
+                        ],
+                        PRIVATE: crossings["is_private_person"].astype(bool),
+                        t("common.org_no"): crossings["supplier_key"].map(key_org_no),
+                        t("common.category"): crossings["category_name"],
+                        t("followup.column.threshold"): crossings["threshold"],
+                        t("followup.column.trailing_12m"): crossings["trailing_12m_spend"],
+                        t("followup.column.agreement_for_category"): crossings[
+                            "has_agreement_for_category"
+                        ],
                     }
                 ),
                 {
-                    "Month end": fmt_date,
-                    "Threshold": amount_text,
-                    "Trailing 12 months": amount_text,
+                    t("followup.column.month_end"): day,
+                    t("followup.column.threshold"): amount,
+                    t("followup.column.trailing_12m"): amount,
                 },
                 key="followup_threshold_crossings",
-                mart="marts.threshold_flags",
+                export="threshold_flags",
             )
-            st.caption(
-                "Supplier key: the organisation number, or 'name:' and the normalised name "
-                "where the invoices had none. Agreement for category not ticked: there was no "
-                "agreement to use on the month end, so a competition is needed above the "
-                "threshold."
-            )
+            st.caption(t("followup.thresholds.table_note"))
+ui.about(
+    [],
+    ["threshold_flags"],
+    [t("followup.thresholds.rule"), t("followup.thresholds.source", year=year)],
+)
 
 # --- 2. Purchases outside agreements -----------------------------------------------------
-st.subheader(f"Purchases outside agreements (kjøp utenfor avtale), {year}")
-st.caption(f"Source: `marts.off_agreement_purchases`, largest first. {OFF_AGREEMENT}")
+st.subheader(t("followup.off_agreement.heading", year=year))
 if not ui.mart_missing(snapshot, "marts.off_agreement_purchases"):
     purchases = queries.off_agreement_purchases(snapshot, member, year)
     if purchases.empty:
-        st.info(f"No purchases outside agreements by {who} in {year}.")
+        st.info(t("followup.off_agreement.none", member=who, year=year))
     else:
         totals = st.columns(2)
         totals[0].metric(
-            "Off-agreement spend (kjøp utenfor avtale)",
-            amount_text(purchases["off_agreement_spend"].sum()),
-            help=f"Sum of the rows below: {who}, {year}. Credit notes count as they are.",
+            ui.metric_name("off_agreement_spend"),
+            amount(purchases["off_agreement_spend"].sum()),
+            help=t("followup.off_agreement.total_help", member=who, year=year),
             border=True,
         )
         totals[1].metric(
-            "Suppliers outside agreements",
-            fmt_amount(purchases["supplier_key"].nunique()),
-            help="Distinct suppliers (by organisation number, or by name where none).",
+            t("followup.off_agreement.suppliers"),
+            count(purchases["supplier_key"].nunique()),
+            help=t("followup.off_agreement.suppliers_help"),
             border=True,
         )
         show_table(
             pd.DataFrame(
                 {
-                    "Member": purchases["municipality_id"].map(member_name),
-                    "Department": purchases["department"].fillna("–"),
-                    "Supplier": purchases["supplier_name"],
-                    "Organisation number": purchases["supplier_org_no"].map(fmt_org_no),
-                    "Category": purchases["category_name"].fillna(purchases["category_id"]),
-                    "Off-agreement spend": purchases["off_agreement_spend"],
-                    "Agreements to use": purchases["agreements_to_use"],
-                    "Their suppliers": purchases["agreement_suppliers"],
-                    "Invoices": purchases["invoice_count"],
-                    "Lines": purchases["line_count"],
-                    "First invoice": purchases["first_invoice_date"],
-                    "Last invoice": purchases["last_invoice_date"],
+                    MEMBER: purchases["municipality_id"].map(member_name),
+                    t("followup.column.department"): purchases["department"].fillna(MISSING),
+                    SUPPLIER: [
+                        payee_name(name, key)
+                        for name, key in zip(
+                            purchases["supplier_name"], purchases["supplier_key"], strict=True
+                        )
+                    ],
+                    PRIVATE: purchases["is_private_person"].astype(bool),
+                    t("common.org_no"): purchases["supplier_org_no"].map(org_no),
+                    t("common.category"): purchases["category_name"].fillna(
+                        purchases["category_id"]
+                    ),
+                    t("followup.column.off_agreement_spend"): purchases["off_agreement_spend"],
+                    t("followup.column.agreements_to_use"): purchases["agreements_to_use"],
+                    t("followup.column.their_suppliers"): purchases["agreement_suppliers"].map(
+                        lambda text: None if is_missing(text) else mask_personal_id_numbers(text)
+                    ),
+                    t("followup.column.invoices"): purchases["invoice_count"],
+                    t("followup.column.lines"): purchases["line_count"],
+                    t("followup.column.first_invoice"): purchases["first_invoice_date"],
+                    t("followup.column.last_invoice"): purchases["last_invoice_date"],
                 }
             ),
             {
-                "Off-agreement spend": amount_text,
-                "Invoices": fmt_amount,
-                "Lines": fmt_amount,
-                "First invoice": fmt_date,
-                "Last invoice": fmt_date,
+                t("followup.column.off_agreement_spend"): amount,
+                t("followup.column.invoices"): count,
+                t("followup.column.lines"): count,
+                t("followup.column.first_invoice"): day,
+                t("followup.column.last_invoice"): day,
             },
             key="followup_off_agreement_purchases",
-            mart="marts.off_agreement_purchases",
+            export="off_agreement_purchases",
         )
-        st.caption(
-            "Agreements to use: 'id: name' of every agreement active for at least one of the "
-            "purchases; their suppliers as 'name (organisation number)'. Department '–': the "
-            "source had no department (ansvar). Organisation number '–': the invoices had none."
-        )
+        st.caption(t("followup.off_agreement.table_note"))
+ui.about(
+    ["off_agreement_spend"],
+    ["off_agreement_purchases"],
+    [t("followup.off_agreement.rule")],
+)
 
 # --- 3. Agreements expiring ------------------------------------------------------------------
-st.subheader("Agreements expiring within 6 months (avtaler som utløper)")
-st.caption(
-    "Source: `marts.agreement_followup`, "
-    + ("the whole agreements ('ALL' rows)" if every_member else f"the rows of {who}")
-    + " where is_expiring_within_6_months. "
-    "Measured from the as-of date (the last invoice date in the data unless the dbt var "
-    f"`as_of_date` is set), so not filtered by year. {EXPIRING}"
-)
+st.subheader(t("followup.expiring.heading"))
 if not ui.mart_missing(snapshot, "marts.agreement_followup"):
     as_of = queries.agreement_as_of_date(snapshot)
     expiring = queries.expiring_agreements(snapshot, member)
     st.metric(
-        f"Expiring within 6 months of {fmt_date(as_of)}",
-        fmt_amount(len(expiring)),
-        help=f"Agreements {who} takes part in whose last day is {fmt_date(as_of)} or within 6 "
-        "months after it.",
+        t("followup.expiring.metric", date=day(as_of)),
+        count(len(expiring)),
+        help=t("followup.expiring.metric_help", member=who, date=day(as_of)),
         border=True,
         width=320,
     )
     if expiring.empty:
-        st.info(f"No agreement of {who} expires within 6 months of {fmt_date(as_of)}.")
+        st.info(t("followup.expiring.none", member=who, date=day(as_of)))
     else:
         table = pd.DataFrame(
             {
-                "Agreement": expiring["agreement_id"],
-                "Name": expiring["agreement_name"],
-                "Scope": expiring["scope"],
-                "Valid from": expiring["valid_from"],
-                "Valid to": expiring["valid_to"],
-                "Days to expiry": expiring["days_to_expiry"],
-                "Covered spend, 12 months": expiring["trailing_12m_covered_spend"],
-                "On-agreement spend, 12 months": expiring["trailing_12m_on_agreement_spend"],
+                t("followup.column.agreement"): expiring["agreement_id"],
+                t("followup.column.name"): expiring["agreement_name"],
+                t("followup.column.scope"): expiring["scope"].map(scope_text),
+                t("followup.column.valid_from"): expiring["valid_from"],
+                t("followup.column.valid_to"): expiring["valid_to"],
+                t("followup.column.days_to_expiry"): expiring["days_to_expiry"],
+                t("followup.column.covered_12m"): expiring["trailing_12m_covered_spend"],
+                t("followup.column.on_agreement_12m"): expiring["trailing_12m_on_agreement_spend"],
             }
         )
         if every_member:
-            table["Estimated annual volume"] = expiring["estimated_annual_volume"]
+            table[t("followup.column.estimated_volume")] = expiring["estimated_annual_volume"]
         show_table(
             table,
             {
-                "Valid from": fmt_date,
-                "Valid to": fmt_date,
-                "Days to expiry": fmt_amount,
-                "Covered spend, 12 months": amount_text,
-                "On-agreement spend, 12 months": amount_text,
-                "Estimated annual volume": amount_text,
+                t("followup.column.valid_from"): day,
+                t("followup.column.valid_to"): day,
+                t("followup.column.days_to_expiry"): count,
+                t("followup.column.covered_12m"): amount,
+                t("followup.column.on_agreement_12m"): amount,
+                t("followup.column.estimated_volume"): amount,
             },
             key="followup_expiring_agreements",
-            mart="marts.agreement_followup",
+            export="agreement_followup",
         )
-        st.caption(
-            "Scope: national, cooperation (fellesavtale) or local. Estimated annual volume "
-            "from the agreement register, for the whole agreement ('n/a': not given)."
-        )
+        st.caption(t("followup.expiring.table_note"))
+ui.about(
+    [],
+    ["agreement_followup"],
+    [
+        t("followup.expiring.rule"),
+        t("followup.expiring.source_all")
+        if every_member
+        else t("followup.expiring.source_member", member=who),
+    ],
+)
 
 # --- 4. Price deviations ---------------------------------------------------------------------
-st.subheader(f"Price deviations (prisavvik), {year}")
-st.caption(
-    f"Source: `marts.price_deviations`, invoice lines dated in {year}: above the agreed price "
-    f"first, the most paid above it first; then those below it. {PRICES} The tolerance is "
-    "`cooperation.price_tolerance` of cooperation.yml."
-)
+st.subheader(t("followup.prices.heading", year=year))
 if not ui.mart_missing(snapshot, "marts.price_deviations"):
     deviations = queries.price_deviations(snapshot, member, year)
     if deviations.empty:
-        st.info(f"No invoice line of {who} in {year} deviates from its agreed price.")
+        st.info(t("followup.prices.none", member=who, year=year))
     else:
         above = deviations[deviations["direction"] == "above"]
         figures = st.columns(3)
-        figures[0].metric(
-            "Lines above the agreed price",
-            fmt_amount(len(above)),
-            border=True,
-        )
+        figures[0].metric(t("followup.prices.lines_above"), count(len(above)), border=True)
         figures[1].metric(
-            "Paid above the agreed price",
-            amount_text(above["excess_amount"].sum(min_count=1)),
-            help="Sum of the excess paid on the lines above the agreed price that have a "
-            "quantity ('n/a': none has).",
+            t("followup.prices.paid_above"),
+            amount(above["excess_amount"].sum(min_count=1)),
+            help=t("followup.prices.paid_above_help"),
             border=True,
         )
         figures[2].metric(
-            "Lines below the agreed price",
-            fmt_amount(int((deviations["direction"] == "below").sum())),
+            t("followup.prices.lines_below"),
+            count(int((deviations["direction"] == "below").sum())),
             border=True,
         )
         show_table(
             pd.DataFrame(
                 {
-                    "Member": deviations["municipality_id"].map(member_name),
-                    "Invoice date": deviations["invoice_date"],
-                    "Supplier": deviations["supplier_name"],
-                    "Item": deviations["item_id"],
-                    "Description": deviations["description"],
-                    "Invoiced unit price": [
-                        fmt_price(price, line_currency)
-                        for price, line_currency in zip(
+                    MEMBER: deviations["municipality_id"].map(member_name),
+                    t("followup.column.invoice_date"): deviations["invoice_date"],
+                    SUPPLIER: [
+                        payee_name(name, key)
+                        for name, key in zip(
+                            deviations["supplier_name"], deviations["supplier_key"], strict=True
+                        )
+                    ],
+                    PRIVATE: deviations["is_private_person"].astype(bool),
+                    t("followup.column.item"): deviations["item_id"],
+                    t("followup.column.description"): deviations["description"],
+                    t("followup.column.invoiced_price"): [
+                        price(value, line_currency)
+                        for value, line_currency in zip(
                             deviations["invoiced_unit_price"], deviations["currency"], strict=True
                         )
                     ],
-                    "Agreed unit price": [
-                        fmt_price(price, list_currency)
-                        for price, list_currency in zip(
+                    t("followup.column.agreed_price"): [
+                        price(value, list_currency)
+                        for value, list_currency in zip(
                             deviations["agreed_unit_price"],
                             deviations["price_list_currency"],
                             strict=True,
                         )
                     ],
-                    "Deviation": deviations["deviation"],
-                    "Excess paid": deviations["excess_amount"],
-                    "Quantity": deviations["quantity"],
-                    "Invoice": deviations["invoice_id"],
-                    "Line": deviations["line_no"],
-                    "Agreement": deviations["agreement_id"],
-                    "Source": source_references(
+                    t("followup.column.deviation"): deviations["deviation"],
+                    t("followup.column.excess_paid"): deviations["excess_amount"],
+                    t("followup.column.quantity"): deviations["quantity"],
+                    t("followup.column.invoice"): deviations["invoice_id"],
+                    t("followup.column.line"): deviations["line_no"],
+                    t("followup.column.agreement"): deviations["agreement_id"],
+                    t("followup.column.source"): source_references(
                         deviations["source_file"], deviations["source_row"]
                     ),
                 }
             ),
             {
-                "Invoice date": fmt_date,
-                "Quantity": fmt_quantity,
-                "Deviation": fmt_pct,
-                "Excess paid": amount_text,
+                t("followup.column.invoice_date"): day,
+                t("followup.column.quantity"): quantity,
+                t("followup.column.deviation"): percent,
+                t("followup.column.excess_paid"): amount,
             },
             key="followup_price_deviations",
-            mart="marts.price_deviations",
+            export="price_deviations",
         )
-        st.caption(
-            "Unit prices in the invoice's and the price list's own currency; deviation and "
-            "excess compare them in the cooperation's currency. A negative excess: paid less "
-            "than agreed, or a credit note returning overcharged items."
-        )
+        st.caption(t("followup.prices.table_note"))
+ui.about([], ["price_deviations"], [t("followup.prices.rule"), t("followup.prices.source")])
 
 # --- 5. Possible duplicate invoices ---------------------------------------------------------
-st.subheader(f"Possible duplicate invoices (mulig dobbeltfakturering), {year}")
-st.caption(
-    "Source: `marts.possible_duplicate_invoices`, pairs whose first (earlier) invoice is dated "
-    f"in {year}, the largest amounts first. {DUPLICATES}"
-)
+st.subheader(t("followup.duplicates.heading", year=year))
 if not ui.mart_missing(snapshot, "marts.possible_duplicate_invoices"):
     pairs = queries.possible_duplicate_invoices(snapshot, member, year)
     if pairs.empty:
-        st.info(f"No possible duplicate invoices for {who} in {year}.")
+        st.info(t("followup.duplicates.none", member=who, year=year))
     else:
         reasons = pairs["reason"].value_counts().sort_index()
-        for column, (reason, count) in zip(st.columns(len(reasons)), reasons.items(), strict=True):
-            column.metric(str(reason).capitalize(), fmt_amount(count), border=True)
+        for column, (reason, number) in zip(st.columns(len(reasons)), reasons.items(), strict=True):
+            column.metric(reason_text(reason), count(number), border=True)
         show_table(
             pd.DataFrame(
                 {
-                    "Member": pairs["municipality_id"].map(member_name),
-                    "Supplier": pairs["supplier_name"].fillna(pairs["supplier_key"]),
-                    "Reason": pairs["reason"],
-                    "First invoice": pairs["first_invoice_id"],
-                    "First date": pairs["first_invoice_date"],
-                    "First amount": pairs["first_amount"],
-                    "Second invoice": pairs["second_invoice_id"],
-                    "Second date": pairs["second_invoice_date"],
-                    "Second amount": pairs["second_amount"],
-                    "Days apart": pairs["days_apart"],
-                    "Same delivery": pairs["is_same_delivery"],
-                    "First delivered in": source_references(
+                    MEMBER: pairs["municipality_id"].map(member_name),
+                    SUPPLIER: [
+                        payee_name(name, key)
+                        for name, key in zip(
+                            pairs["supplier_name"], pairs["supplier_key"], strict=True
+                        )
+                    ],
+                    PRIVATE: pairs["is_private_person"].astype(bool),
+                    t("followup.column.reason"): pairs["reason"].map(reason_text),
+                    t("followup.column.first_invoice_id"): pairs["first_invoice_id"],
+                    t("followup.column.first_date"): pairs["first_invoice_date"],
+                    t("followup.column.first_amount"): pairs["first_amount"],
+                    t("followup.column.second_invoice_id"): pairs["second_invoice_id"],
+                    t("followup.column.second_date"): pairs["second_invoice_date"],
+                    t("followup.column.second_amount"): pairs["second_amount"],
+                    t("followup.column.days_apart"): pairs["days_apart"],
+                    t("followup.column.same_delivery"): pairs["is_same_delivery"],
+                    t("followup.column.first_delivered_in"): source_references(
                         pairs["first_source_file"], pairs["first_source_row"]
                     ),
-                    "Second delivered in": source_references(
+                    t("followup.column.second_delivered_in"): source_references(
                         pairs["second_source_file"], pairs["second_source_row"]
                     ),
                 }
             ),
             {
-                "First date": fmt_date,
-                "First amount": amount_text,
-                "Second date": fmt_date,
-                "Second amount": amount_text,
-                "Days apart": fmt_amount,
+                t("followup.column.first_date"): day,
+                t("followup.column.first_amount"): amount,
+                t("followup.column.second_date"): day,
+                t("followup.column.second_amount"): amount,
+                t("followup.column.days_apart"): count,
             },
             key="followup_possible_duplicate_invoices",
-            mart="marts.possible_duplicate_invoices",
+            export="possible_duplicate_invoices",
         )
-        st.caption(
-            "Amounts are the invoices' totals (net of VAT). Same delivery ticked: one file holds "
-            "the invoice twice. Three copies of one invoice give two pairs, each with the first "
-            "copy."
-        )
+        st.caption(t("followup.duplicates.table_note"))
+ui.about(
+    [],
+    ["possible_duplicate_invoices"],
+    [t("followup.duplicates.rule"), t("followup.duplicates.source", year=year)],
+)
 
 # --- 6. Payees not paired -------------------------------------------------------------------
-st.subheader(f"Payees not checked for duplicates (ikke kontrollert), {year}")
-st.caption(
-    f"Source: `marts.possible_duplicate_payees`, payees with invoices in {year}, the largest "
-    f"amounts first. {UNPAIRED_PAYEES}"
-)
+st.subheader(t("followup.unpaired.heading", year=year))
 if not ui.mart_missing(snapshot, "marts.possible_duplicate_payees"):
     payees = queries.possible_duplicate_payees(snapshot, member, year)
     if payees.empty:
-        st.info(f"Every payee of {who} in {year} was checked for duplicate invoices.")
+        st.info(t("followup.unpaired.none", member=who, year=year))
     else:
         show_table(
             pd.DataFrame(
                 {
-                    "Member": payees["municipality_id"].map(member_name),
-                    "Payee": payees["supplier_name"].fillna(payees["supplier_key"]),
-                    "Not paired because": payees["reason"],
-                    "Invoices": payees["invoice_count"],
-                    "Amount": payees["amount"],
-                    "Possible pairs": payees["pair_count"],
-                    "First invoice": payees["first_invoice_date"],
-                    "Last invoice": payees["last_invoice_date"],
+                    MEMBER: payees["municipality_id"].map(member_name),
+                    t("followup.column.payee"): [
+                        payee_name(name, key)
+                        for name, key in zip(
+                            payees["supplier_name"], payees["supplier_key"], strict=True
+                        )
+                    ],
+                    PRIVATE: payees["is_private_person"].astype(bool),
+                    t("followup.column.not_paired_because"): payees["reason"].map(reason_text),
+                    t("followup.column.invoices"): payees["invoice_count"],
+                    t("followup.column.amount"): payees["amount"],
+                    t("followup.column.possible_pairs"): payees["pair_count"],
+                    t("followup.column.first_invoice"): payees["first_invoice_date"],
+                    t("followup.column.last_invoice"): payees["last_invoice_date"],
                 }
             ),
             {
-                "Invoices": fmt_amount,
-                "Amount": amount_text,
-                "Possible pairs": fmt_amount,
-                "First invoice": fmt_date,
-                "Last invoice": fmt_date,
+                t("followup.column.invoices"): count,
+                t("followup.column.amount"): amount,
+                t("followup.column.possible_pairs"): count,
+                t("followup.column.first_invoice"): day,
+                t("followup.column.last_invoice"): day,
             },
             key="followup_possible_duplicate_payees",
-            mart="marts.possible_duplicate_payees",
+            export="possible_duplicate_payees",
         )
-        st.caption(
-            "Payee 'name:': lines without any supplier. Possible pairs: what the two rules would "
-            "have listed for the year."
-        )
+        st.caption(t("followup.unpaired.table_note"))
+ui.about(
+    [],
+    ["possible_duplicate_payees"],
+    [t("followup.unpaired.rule"), t("followup.unpaired.source", year=year)],
+)

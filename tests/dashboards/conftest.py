@@ -411,6 +411,175 @@ insert into marts.delivery_reconciliation values
 """
 
 
+# The council pages' marts (compare, eHandel, categories, member, suppliers, data status).
+# eHandel 2024: Stjørdal 25 % of influenceable (250 000), 50 % of on-agreement (320 000);
+# Selbu 50 % (150 000) and 25 % (30 000); Tydal none. ALL: 400 000 / 1 400 000 = 28.6 %,
+# 350 000 / 810 000 = 43.2 %. Off-agreement per inhabitant 2024: Tydal 0 (rank 1),
+# Stjørdal 160 000 / 24 050 = 6.65 (2), Selbu 80 000 / 4 096 = 19.53 (3); 2023: Tydal 0 (1),
+# Selbu 10 000 / 4 096 (2), Stjørdal 130 000 / 24 050 (3). Private persons ('name:' keys):
+# Ola Nordmann and Kari Nordmann (Stjørdal 2024, 60 000 off agreement) and the register's
+# person Fosterhjem Hansen (Selbu, 15 000), never named.
+COUNCIL_SQL = """
+create or replace table marts.municipality_kpis as
+with
+fractions (municipality_id, share_influenceable, share_on_agreement) as (
+    values ('5035', 0.25, 0.5), ('5032', 0.5, 0.25), ('5033', 0.0, 0.0)
+),
+members as (
+    select k.municipality_id, k.year,
+        (k.influenceable_spend * f.share_influenceable)::decimal(18, 4)
+            as ehandel_influenceable_spend,
+        (k.on_agreement_spend * f.share_on_agreement)::decimal(18, 4)
+            as ehandel_on_agreement_spend
+    from marts.municipality_kpis as k
+    inner join fractions as f using (municipality_id)
+),
+ehandel as (
+    select * from members
+    union all
+    select 'ALL', year, sum(ehandel_influenceable_spend), sum(ehandel_on_agreement_spend)
+    from members group by year
+)
+select k.*, e.ehandel_influenceable_spend, e.ehandel_on_agreement_spend,
+    e.ehandel_influenceable_spend / nullif(k.influenceable_spend, 0)
+        as ehandel_share_of_influenceable,
+    e.ehandel_on_agreement_spend / nullif(k.on_agreement_spend, 0)
+        as ehandel_share_of_on_agreement
+from marts.municipality_kpis as k
+inner join ehandel as e using (municipality_id, year);
+
+create table marts.per_capita as
+with members as (
+    select k.municipality_id, k.municipality_name, k.year, m.population::bigint as population,
+        k.total_spend, k.influenceable_spend, k.off_agreement_spend
+    from marts.municipality_kpis as k
+    inner join marts.dim_municipalities as m using (municipality_id)
+),
+rows as (
+    select * from members
+    union all
+    select 'ALL', 'Testregionen Innkjøp', year, sum(population), sum(total_spend),
+        sum(influenceable_spend), sum(off_agreement_spend)
+    from members group by year
+)
+select *, 1 as municipality_count,
+    (total_spend / population)::decimal(18, 4) as total_spend_per_inhabitant,
+    (influenceable_spend / population)::decimal(18, 4) as influenceable_spend_per_inhabitant,
+    (off_agreement_spend / population)::decimal(18, 4) as off_agreement_spend_per_inhabitant
+from rows;
+
+create table marts.dim_categories (
+    category_id varchar, category_name varchar, parent_category_id varchar, is_leaf boolean
+);
+insert into marts.dim_categories values
+    ('OFFICE', 'Kontorrekvisita', null, true), ('FOOD', 'Mat og drikke', null, true),
+    ('CLEANING', 'Renhold', null, true), ('BUILD', 'Bygg', null, true),
+    ('PLUMBING', 'Rørleggertjenester', null, true), ('TRANSPORT', 'Transport', null, true),
+    ('unclassified', 'Uklassifisert', null, true);
+
+-- 2024: Renhold (Stjørdal only, 200 000) has no agreement for anyone: the one candidate.
+create temporary table category_rows (
+    municipality_id varchar, year integer, category_id varchar,
+    influenceable_spend decimal(18, 4), covered_spend decimal(18, 4),
+    on_agreement_spend decimal(18, 4), ehandel_influenceable_spend decimal(18, 4),
+    ehandel_on_agreement_spend decimal(18, 4)
+);
+insert into category_rows values
+    ('5035', 2024, 'OFFICE', 600000, 600000, 500000, 200000, 200000),
+    ('5035', 2024, 'FOOD', 200000, 200000, 140000, 50000, 40000),
+    ('5035', 2024, 'CLEANING', 200000, 0, 0, 0, 0),
+    ('5032', 2024, 'OFFICE', 300000, 200000, 120000, 150000, 30000),
+    ('5033', 2024, 'OFFICE', 100000, 50000, 50000, 0, 0),
+    ('5035', 2023, 'OFFICE', 900000, 600000, 470000, 0, 0);
+create table marts.category_kpis as
+with rows as (
+    select * from category_rows
+    union all
+    select 'ALL', year, category_id, sum(influenceable_spend), sum(covered_spend),
+        sum(on_agreement_spend), sum(ehandel_influenceable_spend),
+        sum(ehandel_on_agreement_spend)
+    from category_rows group by year, category_id
+)
+select r.municipality_id, r.year, r.category_id, c.category_name,
+    c.parent_category_id, r.influenceable_spend, r.covered_spend, r.on_agreement_spend,
+    r.covered_spend - r.on_agreement_spend as off_agreement_spend,
+    r.covered_spend / nullif(r.influenceable_spend, 0) as coverage,
+    r.on_agreement_spend / nullif(r.covered_spend, 0) as loyalty,
+    1::bigint as spend_line_count, r.ehandel_influenceable_spend, r.ehandel_on_agreement_spend,
+    r.ehandel_influenceable_spend / nullif(r.influenceable_spend, 0)
+        as ehandel_share_of_influenceable,
+    r.ehandel_on_agreement_spend / nullif(r.on_agreement_spend, 0)
+        as ehandel_share_of_on_agreement
+from rows as r
+left join marts.dim_categories as c using (category_id);
+
+create table marts.fct_spend_lines (
+    municipality_id varchar, year integer, supplier_key varchar, supplier_org_no varchar,
+    supplier_name varchar, category_id varchar, amount decimal(18, 4),
+    is_influenceable boolean, is_covered boolean, is_on_agreement boolean,
+    description varchar, order_ref varchar
+);
+insert into marts.fct_spend_lines values
+    ('5035', 2024, '911111111', '911111111', 'Kontor AS', 'OFFICE', 300000, true, true, true,
+        'Kopipapir', 'EH-1'),
+    ('5035', 2024, '944444444', '944444444', 'Kontorkjeden AS', 'OFFICE', 100000, true, true,
+        false, 'Penner', null),
+    ('5035', 2024, 'name:ola nordmann', null, 'Ola Nordmann', 'OFFICE', 40000, true, true,
+        false, 'Refusjon reise Ola Nordmann', null),
+    ('5035', 2024, 'name:kari nordmann', null, 'Kari Nordmann', 'FOOD', 20000, true, true,
+        false, 'Fosterhjem Kari Nordmann', null),
+    ('5032', 2024, '911111111', '911111111', 'Kontor AS', 'OFFICE', 90000, true, true, true,
+        'Toner', 'EH-2'),
+    ('5032', 2024, '944444444', '944444444', 'Kontorkjeden AS', 'OFFICE', 23000, true, true,
+        false, 'Permer', null),
+    ('5032', 2024, 'register:S-FOSTER', null, 'Fosterhjem Hansen', 'FOOD', 15000, true, true,
+        false, 'Godtgjørelse', null);
+
+-- the supplier register marks S-FOSTER a person (is_person)
+create table marts.private_payees as select 'register:S-FOSTER' as supplier_key;
+
+create table marts.suppliers as
+select supplier_key, year, any_value(supplier_org_no) as supplier_org_no,
+    any_value(supplier_name) as supplier_name, sum(amount) as total_spend,
+    sum(amount) as influenceable_spend, sum(amount) as covered_spend,
+    sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+    sum(case when is_on_agreement then 0 else amount end) as off_agreement_spend,
+    sum(case when is_on_agreement then amount else 0 end) / sum(amount) as on_agreement_share,
+    bool_or(is_on_agreement) as holds_agreement,
+    max(case when is_on_agreement then 1 else 0 end)::bigint as agreement_count,
+    count(distinct municipality_id)::bigint as member_count
+from marts.fct_spend_lines
+group by supplier_key, year;
+
+create table marts.dim_agreements (
+    agreement_id varchar, agreement_name varchar, scope varchar, valid_from date,
+    valid_to date, supplier_org_nos varchar
+);
+insert into marts.dim_agreements values
+    ('A-01', 'Kontorrekvisita', 'cooperation', date '2022-01-01', date '2025-03-31',
+        '911111111, 955555555'),
+    ('A-02', 'Matvarer', 'local', date '2023-01-01', date '2024-12-31', '955555555');
+
+create table marts.rejected_rows (
+    municipality_id varchar, delivery_id varchar, source_file varchar, source_row bigint,
+    reason varchar, raw_row varchar, rejected_at timestamp, rejected_by varchar
+);
+insert into marts.rejected_rows values
+    ('5032', 'd4', '2024-06.csv', 2, 'missing column', '', timestamp '2024-07-05', 'loader'),
+    ('5033', 'd5', 'x.csv', 2, 'bad amount', '', timestamp '2024-07-01', 'loader'),
+    ('5033', 'd5', 'x.csv', 3, 'bad amount', '', timestamp '2024-07-01', 'loader');
+
+create table marts.unmapped_codes (
+    municipality_id varchar, municipality_name varchar, year integer, account_code varchar,
+    has_account boolean, art varchar, line_count bigint, amount decimal(18, 4),
+    member_total_spend decimal(18, 4), share_of_member_spend double,
+    largest_supplier_name varchar
+);
+insert into marts.unmapped_codes values
+    ('5035', 'Stjørdal', 2024, '9999', true, null, 3, 15000, 1500000, 0.01, 'Kontor AS');
+"""
+
+
 def build_snapshot(path: Path) -> Path:
     """Write the sample snapshot to `path` (replacing it) and return the path."""
     path.unlink(missing_ok=True)
@@ -420,6 +589,7 @@ def build_snapshot(path: Path) -> Path:
         con.execute(FOLLOWUP_SQL)
         con.execute(COMPLETENESS_SQL)
         con.execute(DELIVERIES_SQL)
+        con.execute(COUNCIL_SQL)
     finally:
         con.close()
     return path

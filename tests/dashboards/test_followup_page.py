@@ -4,6 +4,8 @@ Expected values come from FOLLOWUP_SQL in conftest.py, whose comments give the
 figures: e.g. in 2024 for all members 100 000 crossed 3 times, 85 800.25 off
 agreement with 3 suppliers, A-02 and A-01 expiring within 6 months of 2024-12-20,
 85 paid above the agreed price, 3 possible duplicate pairs, 3 payees not paired.
+Most tests read the page in English; test_the_page_in_norwegian_and_danish reads it in
+bokmål and Danish (headings, locale-formatted figures, no English or mart name left).
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from stdnum.no import fodselsnummer as stdnum_fodselsnummer
 from streamlit.testing.v1 import AppTest
+
+from tests.dashboards.pages import (
+    all_text,
+    captions_outside_expanders,
+    open_page,
+    plain,
+    table_with,
+)
+from tests.dashboards.pages import metrics as page_metrics
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 APP = DASHBOARDS / "streamlit_app.py"
@@ -29,11 +41,13 @@ MARTS = (
     "marts.possible_duplicate_invoices",
     "marts.possible_duplicate_payees",
 )
-EXPIRING = "Expiring within 6 months of 2024-12-20"
+EXPIRING = "Expiring within 6 months of 20 Dec 2024"
 
 
 def run(script: Path) -> AppTest:
-    app = AppTest.from_file(str(script), default_timeout=60).run()
+    app = AppTest.from_file(str(script), default_timeout=60)
+    app.query_params["lang"] = "en"  # the page in nb and da: test_the_page_in_norwegian_and_danish
+    app.run()
     assert not app.exception, [error.value for error in app.exception]
     return app
 
@@ -45,7 +59,7 @@ def rerun(app: AppTest) -> AppTest:
 
 
 def metrics(app: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in app.metric}
+    return {plain(metric.label): plain(metric.value) for metric in app.metric}
 
 
 # Each section's table, known by a column only it has (AppTest does not expose the key).
@@ -82,10 +96,10 @@ def test_all_members_latest_year(snapshot_path: Path) -> None:
     assert app.selectbox(key="followup_member").value == "ALL"
     assert app.selectbox(key="followup_year").value == 2024
     assert metrics(app) == {
-        "Crossed 100 000 NOK": "3",
-        "Crossed 1 300 000 NOK": "1",
-        "Crossed 2 300 000 NOK": "0",
-        "Off-agreement spend (kjøp utenfor avtale)": "85 800 NOK",
+        "Crossed 100,000 NOK": "3",
+        "Crossed 1,300,000 NOK": "1",
+        "Crossed 2,300,000 NOK": "0",
+        "Off-agreement spend": "85,800 NOK",
         "Suppliers outside agreements": "3",
         EXPIRING: "2",
         "Lines above the agreed price": "3",
@@ -137,13 +151,13 @@ def test_tables_show_the_marts_rows_in_order(snapshot_path: Path) -> None:
 
     prices = table(app, "followup_price_deviations")
     assert prices["Invoice"].tolist() == ["F-1001", "S-77", "F-1002", "S-78"]
-    assert prices["Invoiced unit price"].tolist() == [
+    assert [plain(price) for price in prices["Invoiced unit price"]] == [
         "55.00 NOK",
-        "4.50 EUR",
-        "1 200.00 NOK",
+        "4.50 €",
+        "1,200.00 NOK",
         "8.00 NOK",
     ]
-    assert prices["Agreed unit price"].iloc[1] == "50.00 NOK"
+    assert plain(prices["Agreed unit price"].iloc[1]) == "50.00 NOK"
     assert prices["Deviation"].tolist() == pytest.approx([0.1, 0.035, 0.2, -0.2])
     assert prices["Excess paid"].iloc[0] == 50
     assert prices["Excess paid"].isna().iloc[2]  # no quantity: no excess, shown as n/a
@@ -157,7 +171,11 @@ def test_tables_show_the_marts_rows_in_order(snapshot_path: Path) -> None:
     assert pairs["Same delivery"].tolist() == [False, False, True]
 
     payees = table(app, "followup_possible_duplicate_payees")
-    assert payees["Payee"].tolist() == ["Kantina AS", "VISA NORGE", "name:"]  # largest first
+    assert payees["Payee"].tolist() == [  # largest first
+        "Kantina AS",
+        "VISA NORGE",
+        "No supplier (no name or identity)",
+    ]
     assert payees["Not paired because"].tolist() == [
         "more than 50 possible pairs",
         "catch-all payee (pattern ^visa)",
@@ -175,10 +193,10 @@ def test_member_filter_narrows_every_section(snapshot_path: Path) -> None:
     rerun(app)
 
     assert metrics(app) == {
-        "Crossed 100 000 NOK": "1",
-        "Crossed 1 300 000 NOK": "0",
-        "Crossed 2 300 000 NOK": "0",
-        "Off-agreement spend (kjøp utenfor avtale)": "21 800 NOK",
+        "Crossed 100,000 NOK": "1",
+        "Crossed 1,300,000 NOK": "0",
+        "Crossed 2,300,000 NOK": "0",
+        "Off-agreement spend": "21,800 NOK",
         "Suppliers outside agreements": "2",
         EXPIRING: "1",
         "Lines above the agreed price": "1",
@@ -204,12 +222,12 @@ def test_member_without_rows_says_so(snapshot_path: Path) -> None:
     app.selectbox(key="followup_member").set_value("5033")
     rerun(app)
 
-    assert metrics(app)["Crossed 100 000 NOK"] == "0"
+    assert metrics(app)["Crossed 100,000 NOK"] == "0"
     assert metrics(app)[EXPIRING] == "0"  # A-04 already expired, A-03 ends in 2026
     assert infos(app) == [
         "No threshold crossed by Tydal in 2024.",
         "No purchases outside agreements by Tydal in 2024.",
-        "No agreement of Tydal expires within 6 months of 2024-12-20.",
+        "No agreement of Tydal expires within 6 months of 20 Dec 2024.",
         "No invoice line of Tydal in 2024 deviates from its agreed price.",
         "No possible duplicate invoices for Tydal in 2024.",
         "Every payee of Tydal in 2024 was checked for duplicate invoices.",
@@ -225,11 +243,11 @@ def test_year_filter_changes_the_rows(snapshot_path: Path) -> None:
 
     shown = metrics(app)
     assert (
-        shown["Crossed 100 000 NOK"],
-        shown["Crossed 1 300 000 NOK"],
-        shown["Crossed 2 300 000 NOK"],
+        shown["Crossed 100,000 NOK"],
+        shown["Crossed 1,300,000 NOK"],
+        shown["Crossed 2,300,000 NOK"],
     ) == ("2", "1", "1")
-    assert shown["Off-agreement spend (kjøp utenfor avtale)"] == "41 000 NOK"
+    assert shown["Off-agreement spend"] == "41,000 NOK"
     assert shown["Paid above the agreed price"] == "25 NOK"
     assert table(app, "followup_price_deviations")["Invoice"].tolist() == ["F-900"]
     assert table(app, "followup_possible_duplicate_invoices")["First invoice"].tolist() == ["T-5"]
@@ -247,7 +265,7 @@ def test_every_section_names_its_mart(snapshot_path: Path) -> None:
     text = captions(app)
     for mart in MARTS:
         assert f"`{mart}`" in text
-    assert "Data published 2025-01-31 14:05" in text
+    assert "Data published 31 Jan 2025 14:05" in text.replace("\u00a0", " ")
 
 
 def test_the_app_routes_to_the_followup_page(snapshot_path: Path) -> None:
@@ -255,8 +273,8 @@ def test_the_app_routes_to_the_followup_page(snapshot_path: Path) -> None:
     app.switch_page("app_pages/followup.py")
     rerun(app)
 
-    assert metrics(app)["Crossed 100 000 NOK"] == "3"
-    assert app.title[0].value == "Testregionen Innkjøp: follow-up (oppfølging)"
+    assert metrics(app)["Crossed 100,000 NOK"] == "3"
+    assert app.title[0].value == "Testregionen Innkjøp: follow-up"
 
 
 @pytest.mark.parametrize("mart", MARTS)
@@ -302,7 +320,7 @@ def test_snapshot_lacking_a_column_names_it(
     app = run(FOLLOWUP)
 
     assert [warning.value for warning in app.warning] == [
-        f"This section reads `marts.agreement_followup`, but the data snapshot `{older.resolve()}` "
+        "This section reads `marts.agreement_followup`, but the data snapshot "
         "lacks `marts.agreement_followup.days_to_expiry`. It was probably published by an older "
         "version of the pipeline: run `samkjop run --config cooperation.yml` again."
     ]
@@ -322,3 +340,124 @@ def test_snapshot_without_the_core_marts_stops_with_the_guard(
     assert "`marts.municipality_kpis`" in app.error[0].value
     assert "samkjop run --config cooperation.yml" in app.info[0].value
     assert not app.metric and not app.dataframe
+
+
+# The page in the reader's language: headings from dashboards/locales/<lang>/followup.yaml,
+# figures in the locale (Babel: nb '85 800 kr', da '85.800 NOK'; the sample cooperation's
+# currency is NOK), dates as '20. des. 2024'.
+IN_LANGUAGE = {
+    "nb": {
+        "title": "Testregionen Innkjøp: oppfølging",
+        "subheaders": [
+            "Terskelverdier passert, 2024",
+            "Kjøp utenfor avtale, 2024",
+            "Avtaler som utløper innen 6 måneder",
+            "Prisavvik, 2024",
+            "Mulig dobbeltfakturering, 2024",
+            "Betalingsmottakere ikke kontrollert for dobbeltfakturering, 2024",
+        ],
+        "metrics": {
+            "Passert 100 000 kr": "3",
+            "Passert 1 300 000 kr": "1",
+            "Kjøp utenfor avtale": "85 800 kr",
+            "Utløper innen 6 måneder etter 20. des. 2024": "2",
+            "Betalt over avtalt pris": "85 kr",
+            "Samme fakturanummer levert to ganger": "1",
+        },
+        "price_column": "Fakturert enhetspris",
+        "prices": ["55,00 kr", "4,50 €", "1 200,00 kr", "8,00 kr"],
+        "reason_column": "Ikke kontrollert fordi",
+        "reasons": ["mer enn 50 mulige par", "samlemottaker (mønster ^visa)"],
+        "source": "stjordal_2024.csv, rad 14",
+        "published": "Data publisert 31. jan. 2025 kl. 14:05",
+    },
+    "da": {
+        "title": "Testregionen Innkjøp: opfølgning",
+        "subheaders": [
+            "Tærskelværdier passeret, 2024",
+            "Køb uden for aftale, 2024",
+            "Aftaler, der udløber inden for 6 måneder",
+            "Prisafvigelser, 2024",
+            "Mulig dobbeltfakturering, 2024",
+            "Betalingsmodtagere ikke kontrolleret for dobbeltfakturering, 2024",
+        ],
+        "metrics": {
+            "Passeret 100.000 NOK": "3",
+            "Passeret 1.300.000 NOK": "1",
+            "Køb uden for aftale": "85.800 NOK",
+            "Udløber inden for 6 måneder efter 20. dec. 2024": "2",
+            "Betalt over aftalt pris": "85 NOK",
+            "Samme fakturanummer leveret to gange": "1",
+        },
+        "price_column": "Faktureret enhedspris",
+        "prices": ["55,00 NOK", "4,50 €", "1.200,00 NOK", "8,00 NOK"],
+        "reason_column": "Ikke kontrolleret, fordi",
+        "reasons": ["mere end 50 mulige par", "samlemodtager (mønster ^visa)"],
+        "source": "stjordal_2024.csv, række 14",
+        "published": "Data udgivet 31. jan. 2025 kl. 14:05",
+    },
+}
+
+
+@pytest.mark.parametrize("language", list(IN_LANGUAGE))
+def test_the_page_in_norwegian_and_danish(snapshot_path: Path, language: str) -> None:
+    expected = IN_LANGUAGE[language]
+    app = open_page("followup", language)
+
+    assert plain(app.title[0].value) == expected["title"]
+    assert [plain(s.value) for s in app.subheader] == expected["subheaders"]
+    shown = page_metrics(app)
+    for label, value in expected["metrics"].items():
+        assert shown[label] == value, label
+    prices = table_with(app, expected["price_column"])
+    assert prices[expected["price_column"]].tolist() == expected["prices"]
+    assert expected["source"] in prices.iloc[:, -1].tolist()
+    payees = table_with(app, expected["reason_column"])
+    assert payees[expected["reason_column"]].tolist()[:2] == expected["reasons"]
+    assert expected["published"] in plain(app.caption[0].value)
+    # no English left outside the data, no mart name outside the help expanders
+    text = all_text(app)
+    for english in ("Threshold", "Supplier", "Source", "follow-up", "row 14", "n/a"):
+        assert english not in text, english
+    assert not [c for c in captions_outside_expanders(app.main) if "marts." in c]
+    # the Member page's link keeps its member filter in every language
+    filtered = open_page("followup", language, member="5032", year="2024")
+    assert filtered.selectbox(key="followup_member").value == "5032"
+
+
+def synthetic_fodselsnummer() -> str:
+    """A fødselsnummer (1 Jan 1990) made valid by python-stdnum's check-digit rules: not a
+    real person's number."""
+    for individual in range(100, 500):
+        base = f"010190{individual:03}"
+        number = base + stdnum_fodselsnummer.calc_check_digit1(base + "00")
+        number += stdnum_fodselsnummer.calc_check_digit2(number + "0")
+        if stdnum_fodselsnummer.is_valid(number):
+            return number
+    raise AssertionError("no valid synthetic fødselsnummer")
+
+
+def test_private_persons_are_marked_and_personal_id_numbers_masked(
+    snapshot_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fodselsnummer = synthetic_fodselsnummer()
+    copy = tmp_path / "snapshot.duckdb"
+    shutil.copy(snapshot_file, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "update marts.off_agreement_purchases set agreement_suppliers = "
+            f"'Hansen ({fodselsnummer}), Kontor AS (911111111)' where invoice_count = 9"
+        )
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(copy))
+
+    app = run(FOLLOWUP)
+
+    purchases = table(app, "followup_off_agreement_purchases")
+    assert purchases["Their suppliers"].iloc[0] == (
+        "Hansen ([personal identity number]), Kontor AS (911111111)"
+    )
+    assert fodselsnummer not in all_text(app)
+    crossings = table(app, "followup_threshold_crossings")
+    marked = dict(zip(crossings["Supplier"], crossings["Private person"], strict=True))
+    assert marked["Rørlegger Hansen"] and not marked["Bygg AS"]  # dashboards.privacy's rule
+    assert "Private person" in table(app, "followup_possible_duplicate_payees").columns

@@ -12,141 +12,125 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
-APP = DASHBOARDS / "streamlit_app.py"
-OVERVIEW = DASHBOARDS / "app_pages" / "overview.py"
-
-INFLUENCEABLE = "Influenceable spend (påvirkbart innkjøp)"
-COVERAGE = "Coverage (avtaledekning)"
-LOYALTY = "Agreement loyalty (avtalelojalitet)"
-OFF_AGREEMENT = "Off-agreement spend (kjøp utenfor avtale)"
-SHARED_COVERAGE = "Shared coverage (fellesavtaler)"
-SHARED_LOYALTY = "Shared loyalty (fellesavtaler)"
+from tests.dashboards.pages import (
+    all_text,
+    captions_outside_expanders,
+    metrics,
+    open_page,
+    plain,
+    table_with,
+)
 
 
-def run(script: Path) -> AppTest:
-    app = AppTest.from_file(str(script), default_timeout=60).run()
-    assert not app.exception, [error.value for error in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in app.metric}
-
-
-def table_with(app: AppTest, column: str) -> pd.DataFrame:
-    """The first st.dataframe that has `column` (its raw values, not the display text)."""
-    return next(frame.value for frame in app.dataframe if column in frame.value.columns)
-
-
-def captions(app: AppTest) -> str:
-    return "\n".join(caption.value for caption in app.caption)
-
-
-def test_headline_metrics_default_to_the_latest_year(snapshot_path: Path) -> None:
-    app = run(OVERVIEW)
+def test_headline_metrics_default_to_the_latest_year_in_norwegian(snapshot_path: Path) -> None:
+    app = open_page("overview", via_app=False)  # the country (NO) decides: bokmål
 
     assert app.selectbox(key="overview_year").value == 2024
     assert metrics(app) == {
-        INFLUENCEABLE: "1 400 000 NOK",
-        COVERAGE: "75.0 %",
-        LOYALTY: "77.1 %",
-        OFF_AGREEMENT: "240 000 NOK",
-        SHARED_COVERAGE: "42.9 %",
-        SHARED_LOYALTY: "85.0 %",
+        "Påvirkbart innkjøp": "1,4 mill. kr",
+        "Avtaledekning": "75,0 %",
+        "Avtalelojalitet": "77,1 %",
+        "Kjøp utenfor avtale": "240 000 kr",
+        "Avtaledekning, fellesavtaler": "42,9 %",
+        "Avtalelojalitet, fellesavtaler": "85,0 %",
     }
-    by_label = {metric.label: metric for metric in app.metric}
-    assert by_label[LOYALTY].delta == "-2.9 pp"  # 77.1 % against the 80 % target
-    assert not by_label[COVERAGE].delta  # the fixture's coverage target is NULL
-    assert "Loyalty target (mål for avtalelojalitet): 80.0 %" in captions(app)
-    assert "Coverage target (mål for avtaledekning): not set" in captions(app)
-    assert "Data published 2025-01-31 14:05" in captions(app)
+    by_label = {plain(metric.label): metric for metric in app.metric}
+    assert plain(by_label["Avtalelojalitet"].delta) == "-2,9 pp"  # 77.1 % against 80 %
+    assert not by_label["Avtaledekning"].delta  # the fixture's coverage target is NULL
+    text = all_text(app)
+    assert "Mål: avtalelojalitet 80,0 %, avtaledekning ikke satt" in text
+    assert "Data publisert 31. jan. 2025 kl. 14:05" in text
+
+
+def test_the_same_figures_in_english_and_danish(snapshot_path: Path) -> None:
+    english = metrics(open_page("overview", "en", via_app=False))
+    danish = metrics(open_page("overview", "da", via_app=False))
+
+    assert english["Influenceable spend"] == "1.4M NOK"
+    assert english["Coverage"] == "75.0%"
+    assert danish["Påvirkeligt indkøb"] == "1,4 mio. NOK"
+    assert danish["Aftaleloyalitet (compliance)"] == "77,1 %"
 
 
 def test_changing_the_year_changes_the_metrics(snapshot_path: Path) -> None:
-    app = run(OVERVIEW)
+    app = open_page("overview", "en", via_app=False)
 
     app.selectbox(key="overview_year").set_value(2023).run()
 
     assert not app.exception
     assert metrics(app) == {
-        INFLUENCEABLE: "1 230 000 NOK",
-        COVERAGE: "56.9 %",
-        LOYALTY: "80.0 %",
-        OFF_AGREEMENT: "140 000 NOK",
-        SHARED_COVERAGE: "0.0 %",  # defined: nothing covered by shared agreements
-        SHARED_LOYALTY: "n/a",  # undefined: shared covered spend is 0
+        "Influenceable spend": "1.2M NOK",
+        "Coverage": "56.9%",
+        "Agreement loyalty": "80.0%",
+        "Off-agreement spend": "140,000 NOK",
+        "Coverage, shared agreements": "0.0%",  # defined: nothing covered by shared agreements
+        "Loyalty, shared agreements": "–",  # undefined: shared covered spend is 0
     }
-    assert app.subheader[0].value.endswith("2023")
+    assert app.query_params["year"] == "2023"  # the view is a link
 
 
 def test_undefined_member_ratios_are_named_not_drawn_as_zero(snapshot_path: Path) -> None:
-    app = run(OVERVIEW)
-    app.selectbox(key="overview_year").set_value(2023).run()
+    app = open_page("overview", "en", via_app=False, year="2023")
 
-    # Tydal has no covered spend in 2023: coverage is 0 %, loyalty undefined.
-    assert "Tydal: loyalty" in captions(app)
-    assert "Tydal: coverage" not in captions(app)
+    assert app.selectbox(key="overview_year").value == 2023
+    text = all_text(app)
+    assert "Tydal: Agreement loyalty" in text
+    assert "Tydal: Coverage;" not in text
     figures = table_with(app, "Member").set_index("Member")
-    assert figures.loc["Tydal", "Coverage"] == 0
-    assert figures.loc["Tydal", "Loyalty"] != figures.loc["Tydal", "Loyalty"]  # NaN
+    assert figures.loc["Tydal", "Coverage"] == "0.0%"
+    assert figures.loc["Tydal", "Agreement loyalty"] == "–"
     assert list(figures.index) == ["Whole cooperation", "Stjørdal (host)", "Selbu", "Tydal"]
 
 
-def test_every_section_names_its_mart_and_draws_its_charts(snapshot_path: Path) -> None:
-    app = run(OVERVIEW)
+def test_sources_are_in_help_expanders_and_charts_are_drawn(snapshot_path: Path) -> None:
+    app = open_page("overview", "en", via_app=False)
 
-    text = captions(app)
-    for mart in (
-        "marts.municipality_kpis",
-        "marts.cooperation",
-        "marts.kpis_by_period",
-        "marts.off_agreement_suppliers",
-    ):
-        assert f"`{mart}`" in text
-    assert "on-agreement spend / covered spend" in text
-    assert "covered spend / influenceable spend" in text
+    outside = captions_outside_expanders(app.main)
+    assert outside  # the walk finds captions
+    assert not [text for text in outside if "marts." in text]
+    helps = [e for e in app.expander if e.label == "What the figures mean"]
+    inside = "\n".join(plain(m.value) for e in helps for m in [*e.markdown, *e.caption])
+    assert "`marts.municipality_kpis`" in inside
+    assert "On-agreement spend / covered spend" in inside
     assert len(app.get("vega_lite_chart")) == 4  # per member x2, by quarter x2
 
 
-def test_off_agreement_suppliers_top_15_and_per_member(snapshot_path: Path) -> None:
-    app = run(OVERVIEW)
+def test_off_agreement_suppliers_top_15_private_persons_not_named(snapshot_path: Path) -> None:
+    app = open_page("overview", "en", via_app=False)
 
     table = table_with(app, "Supplier")
     assert len(table) == 15
     assert table["Supplier"].iloc[0] == "Leverandør 01 AS"
-    assert table["Off-agreement spend"].iloc[0] == 43000  # 18 000 Stjørdal + 25 000 Selbu
-    assert table["Off-agreement spend"].is_monotonic_decreasing
-    kiosk = table[table["Supplier"] == "Kiosken på hjørnet"]
-    assert kiosk["Organisation number"].tolist() == ["–"]
+    assert table["Off-agreement spend"].iloc[0] == "43,000 NOK"  # 18 000 + 25 000
+    assert "Kiosken på hjørnet" not in all_text(app)  # no organisation number: a person?
 
     app.selectbox(key="overview_supplier_member").set_value("5032").run()
 
     table = table_with(app, "Supplier")
-    assert table["Supplier"].tolist() == ["Leverandør 01 AS", "Kiosken på hjørnet"]
+    assert table["Supplier"].tolist() == ["Leverandør 01 AS", "Private persons (not named)"]
+    assert table["Organisation number"].tolist() == ["900000001", "–"]
     assert "Kreditnota AS" not in table["Supplier"].tolist()  # net negative: not listed
-    assert "37 000 NOK of 80 000 NOK off-agreement spend" in captions(app)
+    assert "37,000 NOK of 80,000 NOK off-agreement spend" in all_text(app)
+    assert app.query_params["member"] == "5032"
 
 
 def test_the_app_routes_to_the_overview(snapshot_path: Path) -> None:
-    app = run(APP)
+    app = open_page("overview", "en")
 
-    assert metrics(app)[COVERAGE] == "75.0 %"
-    sidebar = [caption.value for caption in app.sidebar.caption]
-    assert any(value.startswith("Data published 2025-01-31 14:05") for value in sidebar)
+    assert metrics(app)["Coverage"] == "75.0%"
+    sidebar = [plain(caption.value) for caption in app.sidebar.caption]
+    assert "Data published 31 Jan 2025 14:05" in sidebar
 
 
-@pytest.mark.parametrize("script", [OVERVIEW, APP], ids=["page", "app"])
+@pytest.mark.parametrize("via_app", [False, True], ids=["page", "app"])
 def test_unset_snapshot_variable_explains_what_to_run(
-    script: Path, monkeypatch: pytest.MonkeyPatch
+    via_app: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SAMKJOP_SNAPSHOT", raising=False)
 
-    app = run(script)
+    app = open_page("overview", "en", via_app=via_app)
 
     assert "SAMKJOP_SNAPSHOT" in app.error[0].value
     assert "samkjop run --config cooperation.yml" in app.info[0].value
@@ -159,10 +143,10 @@ def test_snapshot_not_published_yet_explains_what_to_run(
     missing = tmp_path / "published" / "snapshot.duckdb"
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(missing))
 
-    app = run(APP)
+    app = open_page("overview", "nb")
 
-    assert str(missing) in app.error[0].value
     assert "samkjop run --config cooperation.yml" in app.info[0].value
+    assert app.info[0].value.startswith("Kjør løsningen først")
     assert not app.metric
 
 
@@ -173,7 +157,7 @@ def test_snapshot_without_the_marts_names_what_is_missing(
     duckdb.connect(str(empty)).close()
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(empty))
 
-    app = run(APP)
+    app = open_page("overview", "en")
 
     assert "`marts.municipality_kpis`" in app.error[0].value
     assert "samkjop run --config cooperation.yml" in app.info[0].value
@@ -188,7 +172,7 @@ def test_snapshot_lacking_a_column_names_it(
         con.execute("alter table marts.municipality_kpis drop column shared_loyalty")
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(older))
 
-    app = run(OVERVIEW)
+    app = open_page("overview", "en", via_app=False)
 
     assert "`marts.municipality_kpis.shared_loyalty`" in app.error[0].value
     assert "marts.cooperation" not in app.error[0].value
@@ -210,12 +194,12 @@ def test_the_default_year_is_the_latest_complete_one_and_partial_years_say_so(
         con.execute("update marts.data_completeness set is_default_year = (year = 2023)")
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(partial))
 
-    app = run(OVERVIEW)
+    app = open_page("overview", "nb", via_app=False)
 
     assert app.selectbox(key="overview_year").value == 2023
     assert not app.warning
+    assert "2024 (ufullstendig)" in app.selectbox(key="overview_year").options
     app.selectbox(key="overview_year").set_value(2024).run()
-    assert (
-        "2024 is a partial year: 3 of 3 members have spend in it, 2 all 12 months"
-        in app.warning[0].value
+    assert plain(app.warning[0].value).startswith(
+        "2024 er et ufullstendig år: 3 av 3 kommuner har innkjøp i året, 2 alle 12 månedene."
     )

@@ -1,6 +1,7 @@
 -- Coverage and loyalty per municipality (and 'ALL'), year and category, over
 -- influenceable lines only; unclassified lines are the 'unclassified' category.
--- 'ALL' rows add the municipalities' amounts before dividing (rule 8).
+-- 'ALL' rows add the municipalities' amounts before dividing (rule 8). eHandel:
+-- spend ordered through e-commerce (macro is_ordered_through_ehandel).
 
 with
 
@@ -27,7 +28,8 @@ by_municipality as (
         sum(amount) as influenceable_spend,
         sum(case when is_covered then amount else 0 end) as covered_spend,
         sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
-        count(*) as spend_line_count
+        count(*) as spend_line_count,
+        {{ ehandel_spend_columns() }}
 
     from spend_lines
 
@@ -43,7 +45,10 @@ unioned as (
     {{ with_cooperation_rollup(
         'by_municipality',
         ['year', 'category_id'],
-        ['influenceable_spend', 'covered_spend', 'on_agreement_spend', 'spend_line_count'],
+        [
+            'influenceable_spend', 'covered_spend', 'on_agreement_spend', 'spend_line_count',
+            'ehandel_influenceable_spend', 'ehandel_on_agreement_spend',
+        ],
     ) }}
 
 ),
@@ -64,7 +69,19 @@ final as (
         ) }} as off_agreement_spend,
         {{ safe_ratio('unioned.covered_spend', 'unioned.influenceable_spend') }} as coverage,
         {{ safe_ratio('unioned.on_agreement_spend', 'unioned.covered_spend') }} as loyalty,
-        cast(unioned.spend_line_count as bigint) as spend_line_count
+        cast(unioned.spend_line_count as bigint) as spend_line_count,
+        cast(
+            unioned.ehandel_influenceable_spend as decimal(38, 4)
+        ) as ehandel_influenceable_spend,
+        cast(
+            unioned.ehandel_on_agreement_spend as decimal(38, 4)
+        ) as ehandel_on_agreement_spend,
+        {{ safe_ratio(
+            'unioned.ehandel_influenceable_spend', 'unioned.influenceable_spend'
+        ) }} as ehandel_share_of_influenceable,
+        {{ safe_ratio(
+            'unioned.ehandel_on_agreement_spend', 'unioned.on_agreement_spend'
+        ) }} as ehandel_share_of_on_agreement
 
     from unioned
 

@@ -18,7 +18,8 @@ renamed as (
         alias,
         municipality_id,
         source_file,
-        source_row
+        source_row,
+        is_person
 
     from source
 
