@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 SERVE ?= 1
 DEMO_LINES ?= 300000
 
-.PHONY: install demo test test-system lint bench bench-nochange bench-delivery bench-skewed clean
+.PHONY: install install-spark demo test test-system lint spark-parity bench bench-nochange bench-delivery bench-skewed bench-export bench-pages clean
 
 install: $(VENV)/.installed
 
@@ -24,9 +24,10 @@ ifeq ($(SERVE),1)
 	$(BIN)/samkjop dashboards --config $(DEMO_DIR)/cooperation.yml
 endif
 
-# `make test`: everything but the control room's system test, which starts the real Dagster
-# daemon, webserver and dashboards and waits for sensors and automation (about 3 minutes
-# alone); `make test-system` runs it. CI (.ci/run) runs both.
+# `make test`: everything but the system tests (marker `system`): the control room's test,
+# which starts the real Dagster daemon, webserver and dashboards and waits for sensors and
+# automation, and the incremental-build test, which runs samkjop four times (about 6
+# minutes together); `make test-system` runs them. CI (.ci/run) runs both.
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not system"
 
@@ -37,6 +38,31 @@ lint: install
 	$(BIN)/ruff check pipelines dashboards tests
 	$(BIN)/ruff format --check pipelines dashboards tests
 	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/python -m tests.lint.portable_sql
+
+# The same dbt project on Apache Spark (README "Moving to a Spark cluster"). install-spark
+# adds the `spark` extra (dbt-spark, pyspark; pins in constraints-spark.txt); Spark needs
+# Java 17 (`apt-get install -y default-jre-headless`). spark-parity: a demo of
+# SPARK_PARITY_LINES lines run on DuckDB (`samkjop run`), the same raw tables built on
+# Spark with the dbt unit and data tests (`samkjop spark-build`), then every mart of the
+# two snapshots compared cell by cell (tests/spark/parity.py); fails on any difference.
+SPARK_PARITY_LINES ?= 20000
+SPARK_PARITY_DIR ?= /tmp/samkjop-spark-parity
+install-spark: $(VENV)/.installed-spark
+
+$(VENV)/.installed-spark: $(VENV)/.installed pyproject.toml constraints-spark.txt
+	@command -v java >/dev/null || { echo "java not found: Spark needs Java 17 (apt-get install -y default-jre-headless)"; exit 1; }
+	$(BIN)/pip install --quiet -c constraints.txt -c constraints-spark.txt -e '.[dev,spark]'
+	touch $@
+
+spark-parity: install-spark
+	rm -rf $(SPARK_PARITY_DIR)
+	$(BIN)/samkjop demo --out $(SPARK_PARITY_DIR)/cooperation --lines $(SPARK_PARITY_LINES)
+	$(BIN)/samkjop run --config $(SPARK_PARITY_DIR)/cooperation/cooperation.yml; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ] || exit $$rc
+	$(BIN)/samkjop spark-build --config $(SPARK_PARITY_DIR)/cooperation/cooperation.yml \
+		--unit-tests --snapshot $(SPARK_PARITY_DIR)/spark.snapshot.duckdb
+	$(BIN)/python -m tests.spark.parity --config $(SPARK_PARITY_DIR)/cooperation/cooperation.yml \
+		--spark-snapshot $(SPARK_PARITY_DIR)/spark.snapshot.duckdb
 
 # Benchmarks (tests/benchmarks/bench.py; README "Performance"): `samkjop run` phase by phase
 # (wall, CPU, rows/s, peak memory of the process tree) next to a hand-written DuckDB script
@@ -73,6 +99,24 @@ BENCH_SKEWED_ARGS ?=
 bench-skewed: install
 	$(BENCH) skewed --dir $(BENCH_SKEWED_DIR) --lines $(BENCH_SKEWED_LINES) \
 		--history $(BENCH_HISTORY) -- $(BENCH_SKEWED_ARGS)
+
+# Each dashboard page's render time (AppTest, no browser; cold, then warm) on the snapshot
+# that `make bench` left in BENCH_DIR (tests/benchmarks/bench_pages.py)
+BENCH_PAGES_SNAPSHOT ?= $(BENCH_DIR)/warehouse/samkjop.snapshot.duckdb
+bench-pages: install
+	$(BIN)/python -m tests.benchmarks.bench_pages --snapshot $(BENCH_PAGES_SNAPSHOT)
+
+# The auditors' exports (tests/benchmarks/bench_export.py; README "Exports for auditors"):
+# spend_lines as XLSX and Parquet from snapshots of BENCH_EXPORT_ROWS lines (the snapshot of
+# a demo of 20 000 lines, made once in BENCH_EXPORT_DIR and not counted, repeated to size)
+BENCH_EXPORT_DIR ?= /tmp/samkjop-bench-export
+BENCH_EXPORT_ROWS ?= 100000 1000000
+bench-export: install
+	[ -f $(BENCH_EXPORT_DIR)/warehouse/samkjop.snapshot.duckdb ] || { \
+		$(BIN)/samkjop demo --out $(BENCH_EXPORT_DIR) --lines 20000 && \
+		$(BIN)/samkjop run --config $(BENCH_EXPORT_DIR)/cooperation.yml; }
+	$(BIN)/python -m tests.benchmarks.bench_export \
+		--source $(BENCH_EXPORT_DIR)/warehouse/samkjop.snapshot.duckdb --rows $(BENCH_EXPORT_ROWS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) dbt_project/target dbt_project/logs

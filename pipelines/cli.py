@@ -143,8 +143,18 @@ def _say_waiting(holder, minutes: float) -> None:
 def _worker_command(args: argparse.Namespace, cooperation: Cooperation) -> list[str]:
     members = [arg for member in args.municipality or [] for arg in ("--municipality", member)]
     config = str(cooperation.config_path)
-    full = ["--full"] if args.full else []
-    return [sys.executable, "-m", "pipelines.cli", RUN_WORKER, "--config", config, *members, *full]
+    engine = ["--engine", args.engine] if getattr(args, "engine", "duckdb") != "duckdb" else []
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        RUN_WORKER,
+        "--config",
+        config,
+        *members,
+        *(["--full"] if args.full else []),
+        *engine,
+    ]
 
 
 def _clean_up_after(cooperation: Cooperation) -> None:
@@ -250,7 +260,7 @@ def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_pa
             f"is unchanged. Details in {log_path}"
         )
     exit_code = _build_and_publish(
-        cooperation, defs, instance, (log_path, outbox), started, tags, rejections
+        cooperation, defs, instance, (log_path, outbox), started, tags, rejections, args.engine
     )
     if exit_code != EXIT_FAILED:
         outbox += _newly_overdue(cooperation)
@@ -311,14 +321,23 @@ def _ingest(cooperation, defs, instance, reporting, member_id, started, tags):
     return f"loading the deliveries of {member_id} {member.name} failed", []
 
 
-def _build_and_publish(cooperation, defs, instance, reporting, started, tags, rejections) -> int:
+def _build_and_publish(
+    cooperation, defs, instance, reporting, started, tags, rejections, engine="duckdb"
+) -> int:
     from pipelines.definitions import BUILD_JOB
 
     log_path, outbox = reporting
     _say("Building reference data, agreements, dbt models and tests, then publishing…")
     clock = time.monotonic()
+    job = defs.resolve_job_def(BUILD_JOB)
+    # on Spark: only the loaders of raw tables here; the models are built by Spark below
+    selection = (
+        {"asset_selection": [k for k in job.asset_layer.selected_asset_keys if k.path[0] == "raw"]}
+        if engine == "spark"
+        else {}
+    )
     with phase_log.phase("build"):
-        result = _execute(defs.resolve_job_def(BUILD_JOB), instance, log_path, tags=tags)
+        result = _execute(job, instance, log_path, tags=tags, **selection)
     outbox += alerts_from_run(cooperation, result.run_id, result.all_events, str(log_path))
     phase_log.steps(instance, result.run_id, parent="build")
     if not result.success:
@@ -327,6 +346,17 @@ def _build_and_publish(cooperation, defs, instance, reporting, started, tags, re
             "the run failed; nothing new was published (the published snapshot is unchanged). "
             f"Details in {log_path} and in `samkjop ui --config {cooperation.config_path}`"
         )
+    if engine == "spark":
+        from pipelines.spark_engine import SparkBuildError, build_on_spark
+
+        try:
+            with phase_log.phase("spark"), _dagster_output_to(log_path):
+                build_on_spark(cooperation)
+        except SparkBuildError as error:
+            return _error(
+                f"{error}. Nothing new was published (the published snapshot is unchanged). "
+                f"Details in {log_path}"
+            )
     _say(f"  done in {time.monotonic() - clock:.1f} s; snapshot {cooperation.snapshot}")
     try:
         with phase_log.phase("summary"):
@@ -576,6 +606,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"--municipality {args.municipality!r} is not a member "
             f"({', '.join(cooperation.member_ids)}, or ALL)"
         )
+    language = args.language or cooperation.language or None
+    if args.bundle:
+        return _export_bundle(args, cooperation, language)
+    if not args.table or not args.out:
+        return _error("give a TABLE and --out DIR (or --bundle FILE.zip --year YYYY)")
     try:
         path, rows = export_table(
             cooperation.snapshot,
@@ -584,10 +619,112 @@ def cmd_export(args: argparse.Namespace) -> int:
             Path(args.out),
             args.municipality,
             args.year,
+            language=language,
+            allow_empty=args.allow_empty,
         )
     except ExportError as error:
         return _error(str(error))
     _say(f"Wrote {rows:,} rows to {path}")
+    if args.format != "xlsx":
+        _say(f"Provenance: {path.with_name(f'{args.table}.manifest.json')}")
+    return EXIT_OK
+
+
+def _export_bundle(args: argparse.Namespace, cooperation, language: str | None) -> int:
+    from pipelines.audit_bundle import write_bundle
+    from pipelines.export import ExportError
+
+    if args.table or args.out:
+        return _error("--bundle writes every audit table: give no TABLE and no --out")
+    if args.year is None:
+        return _error("--bundle needs --year YYYY (the year the auditors check)")
+    target = Path(args.bundle)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = write_bundle(
+            cooperation.snapshot,
+            target,
+            args.year,
+            args.municipality,
+            language=language,
+            allow_empty=args.allow_empty,
+        )
+    except ExportError as error:
+        return _error(str(error))
+    _say(
+        f"Wrote {result.files} files to {target}: "
+        + ", ".join(f"{table} {rows:,}" for table, rows in result.rows.items())
+    )
+    for note in result.skipped:
+        _say(f"  {note}")
+    _say(f"Check it with: samkjop verify-bundle {target}")
+    return EXIT_OK
+
+
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    from pipelines.audit_bundle import verify_bundle
+
+    outcome = verify_bundle(Path(args.file))
+    for problem in outcome.problems:
+        _error(problem)
+    for what, names in (
+        ("changed", outcome.changed),
+        ("missing", outcome.missing),
+        ("not in the manifest", outcome.extra),
+    ):
+        for name in names:
+            _error(f"{args.file}: {name}: {what}")
+    if not outcome.ok:
+        return EXIT_FAILED
+    _say(
+        f"{args.file}: all {outcome.checked} files match their SHA-256 in manifest.json "
+        f"(manifest SHA-256 {outcome.manifest_sha256}: compare it with the one you were given)"
+    )
+    return EXIT_OK
+
+
+def cmd_spark_build(args: argparse.Namespace) -> int:
+    """The dbt project built on Apache Spark from the raw tables `samkjop run` loaded, its
+    marts published as the read-only snapshot (pipelines/spark_engine.py)."""
+    from pipelines.run_lock import RunBusy, RunLock
+    from pipelines.spark_engine import SparkBuildError, build_on_spark
+
+    cooperation = _load(args.config)
+    snapshot = Path(args.snapshot).resolve() if args.snapshot else cooperation.snapshot
+    with RunLock(cooperation.state_dir) as lock:
+        try:
+            lock.acquire(args.wait * 60, on_wait=lambda h: _say_waiting(h, args.wait))
+        except RunBusy as busy:
+            return _error(str(busy))
+        _say(f"Samkjøp: {cooperation.name}: building the dbt project on Spark…")
+        clock = time.monotonic()
+        try:
+            counts = build_on_spark(cooperation, snapshot, unit_tests=args.unit_tests)
+        except SparkBuildError as error:
+            return _error(f"{error}. Nothing was published ({snapshot} is unchanged).")
+    _say(
+        f"  done in {time.monotonic() - clock:.1f} s: {len(counts)} marts, "
+        f"{sum(counts.values()):,} rows; snapshot {snapshot}"
+    )
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The annual report of --year for the council, from the published snapshot
+    (pipelines/report): in --language (default the cooperation's), as PDF or HTML."""
+    from dashboards.i18n import default_language
+    from pipelines.report import ReportError, build_report
+
+    cooperation = _load(args.config)
+    language = args.language or cooperation.language or default_language(cooperation.country)
+    try:
+        report = build_report(
+            cooperation.snapshot, args.year, language, args.format, Path(args.out)
+        )
+    except ReportError as error:
+        return _error(f"{cooperation.name}: {error}")
+    partial = "" if report.is_complete_year else f" ({args.year} is an incomplete year: marked)"
+    _say(f"Wrote the annual report {args.year} ({language}) to {report.path}{partial}")
     return EXIT_OK
 
 
@@ -694,20 +831,29 @@ def _status_of_member(member, deliveries: list[tuple]) -> None:
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
     cooperation = _load(args.config)
-    env = {**os.environ, "SAMKJOP_SNAPSHOT": str(cooperation.snapshot)}
-    _say(f"Dashboards on http://localhost:{args.port} (Ctrl-C to stop)")
+    env = {
+        **os.environ,
+        "SAMKJOP_SNAPSHOT": str(cooperation.snapshot),
+        "SAMKJOP_LANGUAGE": cooperation.language,  # the dashboards' default language
+    }
+    shown = "localhost" if args.host in ("127.0.0.1", "::1", "localhost") else args.host
+    _say(f"Dashboards on http://{shown}:{args.port} (Ctrl-C to stop)")
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
+        "--server.address",
+        args.host,
         "--server.port",
         str(args.port),
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",  # readers get no "Deploy" button or developer menu
+        "viewer",
     ]
     return _foreground(command, env)
 
@@ -748,7 +894,9 @@ def _foreground(command: list[str], env: dict) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dashboards.i18n import LANGUAGES
     from pipelines.export import EXPORT_TABLES, FORMATS
+    from pipelines.report import FORMATS as REPORT_FORMATS
 
     parser = argparse.ArgumentParser(
         prog="samkjop",
@@ -780,6 +928,13 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_WAIT_MINUTES:g}; 0: stop at once with exit code 1)",
     )
     run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the dbt models are built: duckdb (default) or spark (the spark extra and "
+        "Java 17; README 'Moving to a Spark cluster'); the snapshot is the same either way",
+    )
+    run.add_argument(
         "--full",
         action="store_true",
         help="run everything even when no delivery, setting, model or code changed since the "
@@ -790,6 +945,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--config", required=True)
     worker.add_argument("--municipality", action="append")
     worker.add_argument("--full", action="store_true")
+    worker.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     worker.set_defaults(handler=cmd_run_worker)
     demo = command("demo", cmd_demo, "write a demo cooperation (synthetic data)", config=False)
     demo.add_argument("--out", required=True, metavar="DIR")
@@ -798,17 +954,73 @@ def _parser() -> argparse.ArgumentParser:
     export = command("export", cmd_export, "write a stand-alone table for auditors")
     export.add_argument(
         "table",
+        nargs="?",
         choices=list(EXPORT_TABLES),
         metavar="TABLE",
         help=f"one of: {', '.join(EXPORT_TABLES)}",
     )
     export.add_argument("--format", choices=FORMATS, default="csv")
-    export.add_argument("--out", required=True, metavar="DIR")
+    export.add_argument("--out", metavar="DIR")
     export.add_argument("--municipality", metavar="ID")
     export.add_argument("--year", type=int, metavar="YYYY")
+    export.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the workbooks' headers and sheets (default: cooperation.language)",
+    )
+    export.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write the file even when no row matches (otherwise: a message and exit code 1)",
+    )
+    export.add_argument(
+        "--bundle",
+        metavar="FILE.zip",
+        help="every audit table of --year (and --municipality) as XLSX and Parquet in one "
+        "zip, with a manifest of each file's SHA-256 (check it with verify-bundle)",
+    )
+    verify = command(
+        "verify-bundle",
+        cmd_verify_bundle,
+        "check an audit bundle's files against its manifest's SHA-256",
+        config=False,
+    )
+    verify.add_argument("file", metavar="FILE.zip")
+    spark = command(
+        "spark-build",
+        cmd_spark_build,
+        "build the dbt project on Apache Spark from the raw tables `samkjop run` loaded and "
+        "publish its marts as the snapshot (needs the spark extra and Java 17)",
+    )
+    spark.add_argument(
+        "--snapshot", metavar="PATH", help="publish to this file instead of the cooperation's"
+    )
+    spark.add_argument("--unit-tests", action="store_true", help="run the dbt unit tests too")
+    spark.add_argument(
+        "--wait",
+        type=_minutes,
+        default=DEFAULT_WAIT_MINUTES,
+        metavar="MINUTES",
+        help="wait up to MINUTES for another run of this cooperation",
+    )
+    report = command("report", cmd_report, "write the annual report for the council (PDF or HTML)")
+    report.add_argument("--year", type=int, required=True, metavar="YYYY")
+    report.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the report's language (default: cooperation.language, else the country's)",
+    )
+    report.add_argument("--format", choices=REPORT_FORMATS, default="pdf")
+    report.add_argument("--out", required=True, metavar="DIR")
     command("status", cmd_status, "what each member last delivered and what was rejected")
     dashboards = command("dashboards", cmd_dashboards, "serve the Streamlit dashboards")
     dashboards.add_argument("--port", type=int, default=8501)
+    dashboards.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address the dashboards listen on (default 127.0.0.1: this machine only; "
+        "0.0.0.0: every interface, e.g. behind a reverse proxy with sign-in)",
+    )
     ui = command("ui", cmd_ui, "serve the Dagster UI (and its daemon) for this cooperation")
     ui.add_argument("--port", type=int, default=3000)
     serve = command(

@@ -72,7 +72,7 @@ def demo(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.xdist_group("incremental")
+@pytest.mark.system  # `make test-system` (four runs of samkjop: about 4 minutes)
 def test_a_delivery_and_a_correction_built_incrementally_equal_a_full_rebuild(demo):
     config = str(demo / "cooperation.yml")
     write_delivery(demo, "5035", lines=400)
@@ -96,7 +96,7 @@ def test_a_delivery_and_a_correction_built_incrementally_equal_a_full_rebuild(de
     assert lines.fetchone()[0] == 400  # the new delivery is in
 
 
-@pytest.mark.xdist_group("incremental")
+@pytest.mark.system
 def test_a_changed_classification_rule_rebuilds_the_lines_in_full(demo):
     rules = demo / "classification_rules.csv"
     rules.write_text(

@@ -235,10 +235,12 @@ def _assert_the_dashboards_show_it(snapshot: Path, monkeypatch) -> None:
     """The dashboards' Deliveries page, on the snapshot the control room published, shows
     both members' new file as their last accepted delivery."""
     monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(snapshot))
-    app = AppTest.from_file(str(DELIVERIES_PAGE), default_timeout=60).run()
+    app = AppTest.from_file(str(DELIVERIES_PAGE), default_timeout=60)
+    app.query_params["lang"] = "en"
+    app.run()
     assert not app.exception, [error.value for error in app.exception]
     table = app.dataframe[0].value
-    assert set(table["last_file"]) == {"2026-03.csv"}, table
+    assert set(table["File"]) == {"2026-03.csv"}, table
 
 
 def _assert_one_build_for_both(cooperation, dropped: float) -> None:

@@ -130,6 +130,10 @@ def valid_org_no(lines: str) -> str:
     return f"case when {lines}.is_supplier_org_no_valid then {lines}.supplier_org_no end"
 
 
+def is_ordered_through_ehandel(order_ref: str) -> str:
+    return f"({order_ref} is not null and trim({order_ref}) <> '')"
+
+
 def new_deliveries_only(lines: str) -> str:
     return f"and {lines}.delivery_id in ('new delivery')"
 
@@ -140,3 +144,12 @@ def line_model_materialization() -> str:
 
 def forget_deliveries_no_longer_loaded() -> str:
     return ""
+
+
+def ehandel_spend_columns() -> str:
+    ordered = is_ordered_through_ehandel("order_ref")
+    return (
+        f"sum(case when {ordered} then amount else 0 end) as ehandel_influenceable_spend, "
+        f"sum(case when is_on_agreement and {ordered} then amount else 0 end) "
+        "as ehandel_on_agreement_spend"
+    )

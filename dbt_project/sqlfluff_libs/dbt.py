@@ -41,3 +41,7 @@ def datediff(first_date: str, second_date: str, datepart: str) -> str:
         f"date_diff('{datepart}', cast({first_date} as timestamp), "
         f"cast({second_date} as timestamp))"
     )
+
+
+def bool_or(expression: str) -> str:
+    return f"bool_or({expression})"

@@ -141,7 +141,8 @@ def _seed(path: Path) -> None:
         )
         con.execute("insert into raw.excluded_suppliers values ('S-IKS', null, 'IKS')")
         ins(
-            "insert into raw.supplier_register values (?, ?, ?, ?, ?, ?, ?, ?, 'leverandorer.csv', ?)",
+            "insert into raw.supplier_register values "
+            "(?, ?, ?, ?, ?, ?, ?, ?, 'leverandorer.csv', ?, false)",
             [
                 (sid, name, org, org, org is not None, kind, alias, member, row)
                 for row, (sid, name, org, kind, alias, member) in enumerate(SUPPLIER_REGISTER, 1)
@@ -238,6 +239,7 @@ def _seed(path: Path) -> None:
                     None,  # unit_price
                     LOCAL_SUPPLIER_IDS.get((d, r)),  # local_supplier_id
                     int(d.removeprefix("D")) * 2**32 + r,  # spend_line_key: delivery no. D<n>
+                    r + 1,  # source_line: the header is line 1
                 )
             )
         ins(
@@ -257,7 +259,7 @@ def _seed(path: Path) -> None:
         con.execute(
             "insert into raw.rejected_rows values "
             "('D1', '5035', 'D1.csv', 12, 'invalid invoice date: 2024-13-01', "
-            "'INV-12;2024-13-01;99', ?)",
+            "'INV-12;2024-13-01;99', ?, 13)",  # source_line 13: after the header
             [LOADED_AT],
         )
         counts = {"D1": (10, 1), "D2": (2, 0), "D3": (6, 0)}
