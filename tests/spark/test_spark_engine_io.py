@@ -91,15 +91,24 @@ def test_a_missing_spark_extra_or_java_says_how_to_install_it(monkeypatch):
 
     from pipelines.spark_engine import check_requirements
 
+    # whatever this venv has: the extra missing, then the extra there and Java missing
     real_find_spec = importlib.util.find_spec
+    spark_modules = ("pyspark", "dbt.adapters.spark")
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
-        lambda name: None if name == "pyspark" else real_find_spec(name),
+        lambda name: None if name in spark_modules else real_find_spec(name),
     )
-    with pytest.raises(SparkBuildError, match=r"pyspark not installed: `make install-spark`"):
+    with pytest.raises(
+        SparkBuildError,
+        match=r"pyspark and dbt\.adapters\.spark not installed: `make install-spark`",
+    ):
         check_requirements()
-    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: object() if name in spark_modules else real_find_spec(name),
+    )
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(SparkBuildError, match=r"java not found: .*default-jre-headless"):
