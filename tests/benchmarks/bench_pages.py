@@ -2,11 +2,13 @@
 
     python -m tests.benchmarks.bench_pages --snapshot PATH [--language nb] [--repeat 3]
 
-Each page runs alone through Streamlit's AppTest (the page's script, its queries against
-the read-only snapshot and every element it draws; no browser), in a new process so that
-no cache of an earlier page helps it: the first run is the cold one a reader gets after a
-publish, the runs after it are served partly from Streamlit's caches. Prints per page the
-cold time and the median of the warm ones; exit code 1 when a page fails.
+Each page runs through the app in Streamlit's AppTest (navigation and sidebar included; the
+app opens on Overview, then switches to the page, so every time but Overview's includes an
+Overview run): its queries against the read-only snapshot and every element it draws, no
+browser. Each page in a new process, so that no cache of an earlier page helps it: the
+first run is the cold one a reader gets after a publish, the runs after it are served partly
+from Streamlit's caches. Prints per page the cold time and the median of the warm ones;
+exit code 1 when a page fails.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ page, language, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 times = []
 for _ in range(repeat):
     clock = time.perf_counter()
-    open_page(page, language, via_app=False)
+    open_page(page, language)
     times.append(time.perf_counter() - clock)
 print(json.dumps(times))
 """
