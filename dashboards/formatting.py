@@ -162,28 +162,27 @@ def format_points(value: Any, language: str, digits: int = 1) -> str:
     return f"{text}\u00a0pp"
 
 
+def _as_date(value: Any) -> dt.date:
+    """A pandas Timestamp, datetime, date or ISO text as a date."""
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
 def format_date(value: Any, language: str) -> str:
     """A date in the locale's medium form: '31. mai 2024' (nb), '31. maj 2024' (da),
     '31 May 2024' (en); pandas Timestamp, datetime, date or ISO text; NULL -> '–'."""
     if is_missing(value):
         return MISSING
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    elif not isinstance(value, dt.date):
-        value = dt.date.fromisoformat(str(value)[:10])
-    return babel_dates.format_date(value, format="medium", locale=_locale(language))
+    return babel_dates.format_date(_as_date(value), format="medium", locale=_locale(language))
 
 
 def format_month(value: Any, language: str) -> str:
     """A month as 'mai 2024' (nb), 'maj 2024' (da), 'May 2024' (en); NULL -> '–'."""
     if is_missing(value):
         return MISSING
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    elif not isinstance(value, dt.date):
-        value = dt.date.fromisoformat(str(value)[:10])
-    return babel_dates.format_date(value, format="LLLL y", locale=_locale(language))
+    return babel_dates.format_date(_as_date(value), format="LLLL y", locale=_locale(language))
