@@ -25,23 +25,15 @@ from pathlib import Path
 import duckdb
 
 from pipelines.run_inputs import platform_stat_lines
-from pipelines.warehouse import connect
+from pipelines.warehouse import DELIVERY_TABLES, FILE_FINGERPRINTS, connect
 
 LINE_MODEL = "model.samkjop.fct_spend_lines"
 STATE_TABLE = "build_state.line_model_inputs"
 # raw tables that deliveries write (the incremental model follows them delivery by
 # delivery) and the loader's own bookkeeping; every other raw table is reference data and
 # part of the fingerprint
-NOT_REFERENCE_TABLES = frozenset(
-    {
-        "spend_lines",
-        "rejected_rows",
-        "excluded_rows",
-        "deliveries",
-        "delivery_replacements",
-        "file_fingerprints",
-    }
-)
+# (pipelines.warehouse.DELIVERY_TABLES: spend_lines, rejected_rows, ..., delivered_text)
+NOT_REFERENCE_TABLES = frozenset({*DELIVERY_TABLES, FILE_FINGERPRINTS.removeprefix("raw.")})
 
 
 def _reference_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -11,6 +11,7 @@ rejects that file alone: the member's other files still load.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import re
@@ -193,6 +194,7 @@ class _Expressions:
         self.header = header
         self.member_id = member_id
         self.default_currency = profile.currency or rules.currency
+        self.cooperation_currency = rules.currency
         self.window = rules.window
         max_amount = rules.max_amount
         self.max_amount = min(max_amount, LINE_AMOUNT_CAP)
@@ -378,6 +380,15 @@ class _Expressions:
     def raw_row(self) -> str:
         pairs = ", ".join(f"{_sql_text(name)}, c{i}" for i, name in enumerate(self.header.columns))
         return f"coalesce(_raw_text, cast(json_object({pairs}) as varchar))"
+
+    def keeps_delivered_text(self) -> str:
+        """A loaded line in a currency other than the cooperation's: the models reject it
+        when its month has no exchange rate, so its delivered text is kept
+        (raw.delivered_text) for rejected_rows.raw_row. Usually no line of a file is."""
+        return (
+            "_excluded IS NULL AND _reason IS NULL AND "
+            f"currency IS DISTINCT FROM {_sql_text(self.cooperation_currency)}"
+        )
 
     def rejection_reason(self) -> str:
         """The first problem of a row, in words an analyst understands; NULL when none."""
@@ -699,12 +710,14 @@ def _insert_outcomes(
     (an exclude_rows entry holds) or raw.rejected_rows (with its reason). A loaded line's
     spend_line_key is the delivery's new number * ROWS_PER_DELIVERY + its source_row
     (pipelines.warehouse): unique in the warehouse, never changed once committed. A rejected
-    row of a CSV file (`path`) keeps the lines it was delivered as (_delivered_lines)."""
+    row of a CSV file (`path`) keeps the lines it was delivered as (_delivered_lines); so
+    does, in raw.delivered_text, a loaded line in a foreign currency (of any format: the
+    text its rejection would keep), in case the models find no exchange rate for it."""
     from pipelines.warehouse import ROWS_PER_DELIVERY, next_spend_line_key_base
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_checked AS {_checked_rows_sql(expr)}")
     if path is not None and expr.profile.format == "csv":
-        _delivered_lines(con, path, expr.profile)
+        _delivered_lines(con, path, expr)
     _stage_art_lookup(con, expr)
     last_row = con.execute("SELECT max(_source_row) FROM _stage_checked").fetchone()[0] or 0
     if last_row >= ROWS_PER_DELIVERY:  # never for a real file; the key needs it
@@ -753,35 +766,34 @@ def _insert_outcomes(
         """,
         [delivery_id, source_file, loaded_at],
     )
+    con.execute(
+        f"""
+        INSERT INTO raw.delivered_text (delivery_id, source_row, source_line, delivered_text)
+        SELECT ?, _source_row, _source_line, {expr.raw_row()}
+        FROM _stage_checked WHERE {expr.keeps_delivered_text()}
+        """,
+        [delivery_id],
+    )
     con.execute("DROP TABLE IF EXISTS _stage_art")
 
 
-def _delivered_lines(con: duckdb.DuckDBPyConnection, path: Path, profile: SourceProfile) -> None:
-    """The rows to be rejected get the file's lines they came from (`_raw_text`), exactly as
+def _delivered_lines(con: duckdb.DuckDBPyConnection, path: Path, expr: _Expressions) -> None:
+    """The rows to be rejected, and the loaded lines in a foreign currency
+    (`keeps_delivered_text`), get the file's lines they came from (`_raw_text`), exactly as
     delivered: the file's bytes decoded with the profile's encoding, line breaks inside a
-    record kept, the last one's dropped. One pass over the file, for the rejected rows only
-    (a row the reader could not split already has its lines)."""
+    record kept, the last one's dropped. Nothing is read for a file without such rows (a row
+    the reader could not split already has its lines); else one pass, up to the last line
+    wanted (_file_lines)."""
     wanted = con.execute(
         "SELECT _source_row, _source_line, coalesce(_last_line, _source_line) "
-        "FROM _stage_checked WHERE _excluded IS NULL AND _reason IS NOT NULL "
+        "FROM _stage_checked WHERE ((_excluded IS NULL AND _reason IS NOT NULL) "
+        f"OR ({expr.keeps_delivered_text()})) "
         "AND _raw_text IS NULL AND _source_line IS NOT NULL ORDER BY _source_line"
     ).fetchall()
     if not wanted:
         return
-    last = max(end for _, _, end in wanted)
-    lines: dict[int, str] = {}
     needed = {number for _, start, end in wanted for number in range(start, end + 1)}
-    with open(  # the exact reader's way (csv_file._open): the same line numbers
-        path,
-        encoding=_python_encoding(profile.csv.encoding),
-        errors="surrogateescape",
-        newline="",
-    ) as handle:
-        for number, text in enumerate(iter(handle.readline, ""), start=1):
-            if number in needed:
-                lines[number] = text
-            if number >= last:
-                break
+    lines = _file_lines(path, expr.profile.csv.encoding, needed)
     rows, texts = [], []
     for row, start, end in wanted:
         rows.append(row)
@@ -795,6 +807,46 @@ def _delivered_lines(con: duckdb.DuckDBPyConnection, path: Path, profile: Source
         )
     finally:
         con.unregister("_delivered")
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")  # one line with its break, as readline ends it
+_TEXT_CHUNK = 1 << 20  # characters read at a time by _file_lines
+
+
+def _file_lines(path: Path, encoding: str, needed: set[int]) -> dict[int, str]:
+    """The `needed` lines of a text file (numbered from 1, each with its line break), read
+    the exact reader's way (csv_file._open): a line ends at \\n, \\r\\n or a lone \\r.
+    The lines of each chunk are counted in C (str.count) and split (in C) only where a
+    needed line is: the Python work grows with the needed lines, not with the file's."""
+    found: dict[int, str] = {}
+    ordered = sorted(needed)
+    last = ordered[-1]
+    numbered = 0  # the lines before `rest`
+    rest = ""
+    with open(
+        path, encoding=_python_encoding(encoding), errors="surrogateescape", newline=""
+    ) as handle:
+        while numbered < last:
+            chunk = handle.read(_TEXT_CHUNK)
+            text = rest + chunk
+            if not chunk:  # the end: a last line without a line break
+                if text and numbered + 1 in needed:
+                    found[numbered + 1] = text
+                break
+            # complete lines only; a CR at the end may be the first half of a CRLF
+            seen = text[:-1] if text.endswith("\r") else text
+            cut = max(seen.rfind("\n"), seen.rfind("\r")) + 1
+            complete, rest = text[:cut], text[cut:]
+            count = complete.count("\n") + complete.count("\r") - complete.count("\r\n")
+            # the needed lines in this chunk: ordered[first:end]
+            first = bisect.bisect_right(ordered, numbered)
+            end = bisect.bisect_right(ordered, numbered + count, lo=first)
+            if first < end:
+                lines = _LINE.findall(complete)
+                for number in ordered[first:end]:
+                    found[number] = lines[number - numbered - 1]
+            numbered += count
+    return found
 
 
 def _recorded_status(con: duckdb.DuckDBPyConnection, delivery_id: str):
@@ -898,7 +950,7 @@ def _replace_earlier_deliveries(
 def _forget_rejected_attempt(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
     """A delivery rejected before is tried again: its old record (and anything it may have
     left) goes, so that a retry can never count a row twice."""
-    for table in ("deliveries", "spend_lines", "rejected_rows", "excluded_rows"):
+    for table in ("deliveries", "spend_lines", "rejected_rows", "excluded_rows", "delivered_text"):
         con.execute(f"DELETE FROM raw.{table} WHERE delivery_id = ?", [delivery_id])
 
 

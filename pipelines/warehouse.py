@@ -110,6 +110,18 @@ RAW_TABLES: dict[str, str] = {
         excluded_at TIMESTAMP NOT NULL,
         source_line BIGINT
     """,
+    # the delivered text of each loaded line in a currency other than the cooperation's
+    # (only those: a line without an exchange rate for its month is rejected when the
+    # models are built, and rejected_rows then shows the line as delivered): the same text
+    # a rejected row of its format keeps in rejected_rows.raw_row (a CSV file: its line(s)
+    # exactly, decoded with the profile's encoding). Written in the line's transaction;
+    # a row of a replaced delivery stays, as its lines do.
+    "delivered_text": """
+        delivery_id VARCHAR NOT NULL,
+        source_row BIGINT NOT NULL,
+        source_line BIGINT,
+        delivered_text VARCHAR NOT NULL
+    """,
     "agreements": """
         agreement_id VARCHAR NOT NULL,
         agreement_name VARCHAR,
@@ -229,6 +241,7 @@ DELIVERY_TABLES = (
     "deliveries",
     "delivery_replacements",
     "excluded_rows",
+    "delivered_text",
 )
 
 

@@ -1,6 +1,9 @@
 -- Every delivered row that is not in fct_spend_lines, with its reason: the rows
 -- the loaders rejected, and the loaded lines in a foreign currency that have no
--- exchange rate for their invoice month.
+-- exchange rate for their invoice month. raw_row is the row as delivered, as the
+-- loader kept it (raw_row_is_delivered); only a line without a rate that was loaded
+-- before the loader kept delivered texts (raw.delivered_text) has a rendering of its
+-- loaded fields instead.
 
 with
 
@@ -31,7 +34,9 @@ spend_lines as (
 
 ),
 
-exchange_rate_rejections as (
+-- the lines without a rate, with a rendering of their loaded fields: their raw_row
+-- when the loader kept no delivered text (a line loaded before it did)
+unrated_lines as (
 
     select
         delivery_id,
@@ -39,7 +44,8 @@ exchange_rate_rejections as (
         source_file,
         source_row,
         source_line,
-        rejection_reason as reason,
+        rejection_reason,
+        loaded_at,
         {{ dbt.concat([
             "'invoice_id='", "coalesce(invoice_id, '')",
             "'; line_no='", "coalesce(line_no, '')",
@@ -52,13 +58,41 @@ exchange_rate_rejections as (
             "'; currency='", "currency",
             "'; item_code='", "coalesce(item_code, '')",
             "'; description='", "coalesce(description, '')",
-        ]) }} as raw_row,
-        loaded_at as rejected_at,
-        'exchange_rate' as rejected_by
+        ]) }} as rendered_row
 
     from spend_lines
 
     where not has_exchange_rate
+
+),
+
+-- the loader keeps the delivered text of every line in a foreign currency
+delivered_text as (
+
+    select * from {{ ref('stg_raw__delivered_text') }}
+
+),
+
+exchange_rate_rejections as (
+
+    select
+        unrated_lines.delivery_id,
+        unrated_lines.municipality_id,
+        unrated_lines.source_file,
+        unrated_lines.source_row,
+        unrated_lines.source_line,
+        unrated_lines.rejection_reason as reason,
+        coalesce(delivered_text.delivered_text, unrated_lines.rendered_row) as raw_row,
+        delivered_text.delivered_text is not null as raw_row_is_delivered,
+        unrated_lines.loaded_at as rejected_at,
+        'exchange_rate' as rejected_by
+
+    from unrated_lines
+
+    left join delivered_text
+        on
+            unrated_lines.delivery_id = delivered_text.delivery_id
+            and unrated_lines.source_row = delivered_text.source_row
 
 ),
 
@@ -72,6 +106,7 @@ unioned as (
         source_line,
         reason,
         raw_row,
+        raw_row is not null as raw_row_is_delivered,
         rejected_at,
         'loader' as rejected_by
 
@@ -87,6 +122,7 @@ unioned as (
         source_line,
         reason,
         raw_row,
+        raw_row_is_delivered,
         rejected_at,
         rejected_by
 
