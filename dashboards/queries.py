@@ -12,6 +12,11 @@ The marts and columns read here are listed in REQUIRED_COLUMNS (every page needs
 them) and FOLLOWUP_COLUMNS (one mart per section of the follow-up page): that is
 the dashboard's contract with the dbt project.
 
+The council pages' tables that name payees are read through ViewQuery builders
+(`*_view`): the same SQL, with the privacy rule of dashboards.privacy and the masking of
+personal identity numbers (`masked`), is what their downloads write
+(pipelines.export.COUNCIL_VIEWS).
+
 Member filter: `ALL` means the cooperation as a whole. Marts with an 'ALL' row
 (agreement_followup) are read at that row; marts without one (threshold_flags,
 off_agreement_purchases, price_deviations, possible_duplicate_invoices,
@@ -32,7 +37,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import SNAPSHOT_ENV
-from dashboards.privacy import is_private_person_sql, shown_key_sql, shown_sql
+from dashboards.privacy import PRIVATE_KEY, is_private_person_sql, shown_key_sql, shown_sql
+from pipelines.export import MASK_FUNCTION, register_mask_function
 
 RUN_COMMAND = "samkjop run --config cooperation.yml"
 ALL = "ALL"  # municipality_id of the cooperation as a whole in the marts
@@ -251,6 +257,7 @@ def _read(path: str, version: int, sql: str, params: tuple[Any, ...] = ()) -> pd
     except duckdb.Error as error:
         raise SnapshotUnavailable(f"The snapshot `{path}` cannot be opened: {error}") from error
     try:
+        register_mask_function(con)  # masked(): delivered texts a council page shows
         return con.execute(sql, list(params)).df()
     finally:
         con.close()
@@ -432,7 +439,7 @@ def top_off_agreement_suppliers(
                     / nullif(sum(off_agreement_spend) over (), 0) as share_of_off_agreement,
             from grouped
         )
-        select *
+        select * replace ({masked("supplier_name")} as supplier_name)
         from scoped
         where off_agreement_spend > 0
         order by off_agreement_spend desc, supplier_name, supplier_key
@@ -599,8 +606,14 @@ def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
     """Per member: its last accepted delivery, the period that delivery declared, the day
     the next one is due under the spend contract's SLA, whether it is overdue (decided by
     pipelines.freshness, as Dagster and `samkjop status` decide it) and its deliveries
-    rejected whole."""
+    rejected whole. The texts that come from a delivery (its file's name, declared period,
+    the loader's message, which may quote a delivered value) pass through
+    pipelines.orgno.mask_personal_id_numbers: a personal identity number is never shown."""
     from pipelines.freshness import ACCEPTED_STATUSES, judge, last_accepted_deliveries
+    from pipelines.orgno import mask_personal_id_numbers
+
+    def masked(value: Any) -> Any:
+        return value if value is None or pd.isna(value) else mask_personal_id_numbers(str(value))
 
     deliveries = _query(
         snapshot,
@@ -627,13 +640,13 @@ def delivery_status(snapshot: Snapshot, today: Any = None) -> pd.DataFrame:
                 "municipality_id": member.member_id,
                 "municipality_name": member.member_name,
                 "last_accepted": member.last_accepted,
-                "last_file": None if last is None else Path(last["source_file"]).name,
-                "last_period": None if last is None else last["delivery_period"],
+                "last_file": None if last is None else masked(Path(last["source_file"]).name),
+                "last_period": None if last is None else masked(last["delivery_period"]),
                 "due": member.due,
                 "is_overdue": member.overdue,
-                "reason": member.reason,
+                "reason": masked(member.reason),
                 "rejected_deliveries": len(rejected),
-                "last_rejection": None if rejected.empty else rejected.iloc[-1]["message"],
+                "last_rejection": None if rejected.empty else masked(rejected.iloc[-1]["message"]),
             }
         )
     return pd.DataFrame(rows)
@@ -743,103 +756,189 @@ def member_quarters(snapshot: Snapshot, municipality_id: str) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class ViewQuery:
+    """The SQL of a council view: the table a page shows and its download writes
+    (pipelines.export.COUNCIL_VIEWS), one builder for both. `sql` has no ORDER BY: the page
+    reads it in `order` (ordered()), the export in `order` and then every other column."""
+
+    sql: str
+    params: tuple[Any, ...]
+    order: tuple[str, ...]  # ORDER BY terms, e.g. ("influenceable_spend desc", "supplier_key")
+
+    def ordered(self, limit: int | None = None) -> tuple[str, tuple[Any, ...]]:
+        """The page's query: the view in its order, at most `limit` rows."""
+        sql = f"{self.sql}\norder by {', '.join(self.order)}"
+        if limit is None:
+            return sql, self.params
+        return f"{sql}\nlimit ?", (*self.params, limit)
+
+
+def _read_view(snapshot: Snapshot, view: ViewQuery, limit: int | None = None) -> pd.DataFrame:
+    sql, params = view.ordered(limit)
+    return _query(snapshot, sql, params)
+
+
+def masked(column: str) -> str:
+    """`column`, a text as delivered (a supplier's name), with any personal identity number
+    in it masked (pipelines.orgno.mask_personal_id_numbers, registered in every query's
+    connection and in the export's). Apply it to the rows shown, not to every line."""
+    return f"{MASK_FUNCTION}({column})"
+
+
+def _private_name(name_column: str) -> str:
+    """A grouped row's name: the `private_label` parameter for the private persons' row,
+    else the name with personal identity numbers masked."""
+    return f"case when supplier_key = '{PRIVATE_KEY}' then ? else {masked(name_column)} end"
+
+
+def member_suppliers_view(
+    municipality_id: str,
+    year: int,
+    category_id: str | None = None,
+    private_label: str | None = None,
+) -> ViewQuery:
+    """A member's (or every member's for 'ALL') suppliers in `year` by influenceable
+    spend, with the part on agreement and off agreement (covered, not on agreement),
+    optionally in one category (marts.fct_spend_lines). Private persons are one row,
+    supplier_key PRIVATE_KEY, named `private_label` (NULL when not given)."""
+    return ViewQuery(
+        f"""
+        with grouped as (
+            select
+                {shown_key_sql()} as supplier_key,
+                min({shown_sql("supplier_name")}) as supplier_name,
+                sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+                sum(case when is_covered and not is_on_agreement then amount else 0 end)
+                    as off_agreement_spend,
+                sum(case when is_covered then amount else 0 end) as covered_spend,
+                sum(amount) as influenceable_spend,
+            from marts.fct_spend_lines
+            where is_influenceable and year = ?
+                and (? = 'ALL' or municipality_id = ?)
+                and (? is null or category_id = ?)
+            group by all
+        )
+        select
+            supplier_key, {_private_name("supplier_name")} as supplier_name,
+            on_agreement_spend, off_agreement_spend, covered_spend, influenceable_spend
+        from grouped
+        """,
+        (
+            year,
+            municipality_id,
+            municipality_id,
+            category_id,
+            category_id,
+            private_label,
+        ),
+        ("influenceable_spend desc", "supplier_name", "supplier_key"),
+    )
+
+
 def member_suppliers(
     snapshot: Snapshot,
     municipality_id: str,
     year: int,
     category_id: str | None = None,
     limit: int | None = 15,
+    private_label: str | None = None,
 ) -> pd.DataFrame:
-    """A member's (or every member's for 'ALL') suppliers in `year` by influenceable
-    spend, with the part on agreement and off agreement (covered, not on agreement),
-    optionally in one category (marts.fct_spend_lines). Private persons are one row
-    without a name."""
-    return _query(
-        snapshot,
-        f"""
-        select
-            {shown_key_sql()} as supplier_key,
-            any_value({shown_sql("supplier_name")}) as supplier_name,
-            sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
-            sum(case when is_covered and not is_on_agreement then amount else 0 end)
-                as off_agreement_spend,
-            sum(case when is_covered then amount else 0 end) as covered_spend,
-            sum(amount) as influenceable_spend,
-        from marts.fct_spend_lines
-        where is_influenceable and year = ?
-            and (? = 'ALL' or municipality_id = ?)
-            and (? is null or category_id = ?)
-        group by all
-        order by influenceable_spend desc, supplier_name
-        limit ?
-        """,
-        [year, municipality_id, municipality_id, category_id, category_id, limit or 1 << 62],
-    )
+    """member_suppliers_view, at most `limit` rows (None: every row)."""
+    view = member_suppliers_view(municipality_id, year, category_id, private_label)
+    return _read_view(snapshot, view, limit)
 
 
-def member_crossings(snapshot: Snapshot, municipality_id: str, year: int) -> pd.DataFrame:
+def member_crossings_view(
+    municipality_id: str, year: int, private_label: str | None = None
+) -> ViewQuery:
     """Threshold crossings of a member (every member for 'ALL') in `year`, with category
-    names; private persons without a name (marts.threshold_flags)."""
-    return _query(
-        snapshot,
+    names; a private person's supplier_name is `private_label` (marts.threshold_flags)."""
+    return ViewQuery(
         f"""
         select
             f.municipality_id, f.month_end, f.threshold,
-            {shown_sql("f.supplier_name", "f.supplier_key")} as supplier_name,
+            case when {is_private_person_sql("f.supplier_key")} then ?
+                else {masked("f.supplier_name")} end as supplier_name,
             {is_private_person_sql("f.supplier_key")} as is_private_person,
             coalesce(c.category_name, f.category_id) as category_name,
             f.trailing_12m_spend, f.has_agreement_for_category
         from marts.threshold_flags as f
         left join marts.dim_categories as c using (category_id)
         where (? = 'ALL' or f.municipality_id = ?) and extract(year from f.month_end) = ?
-        order by f.month_end desc, f.threshold desc, f.trailing_12m_spend desc
         """,
-        [municipality_id, municipality_id, year],
+        (private_label, municipality_id, municipality_id, year),
+        ("month_end desc", "threshold desc", "trailing_12m_spend desc"),
+    )
+
+
+def member_crossings(
+    snapshot: Snapshot, municipality_id: str, year: int, private_label: str | None = None
+) -> pd.DataFrame:
+    """member_crossings_view, every row."""
+    return _read_view(snapshot, member_crossings_view(municipality_id, year, private_label))
+
+
+def search_suppliers_view(text: str, year: int) -> ViewQuery:
+    """Suppliers of `year` whose name (as shown: personal identity numbers masked, so a
+    search never finds one) or organisation number contains `text` (case ignored; ''
+    every supplier), the most spend first; never a private person (marts.suppliers)."""
+    return ViewQuery(
+        f"""
+        select supplier_key, supplier_org_no, {masked("supplier_name")} as supplier_name,
+            total_spend, influenceable_spend, on_agreement_spend, off_agreement_spend,
+            on_agreement_share,
+            holds_agreement, agreement_count, member_count
+        from marts.suppliers
+        where year = ? and not {is_private_person_sql()}
+            and (? = '' or lower({masked("supplier_name")}) like '%' || lower(?) || '%'
+                 or supplier_org_no like '%' || ? || '%')
+        """,
+        (year, text, text, text),
+        ("total_spend desc", "supplier_name", "supplier_key"),
     )
 
 
 def search_suppliers(snapshot: Snapshot, text: str, year: int, limit: int = 50) -> pd.DataFrame:
-    """Suppliers of `year` whose name or organisation number contains `text` (case
-    ignored), the most spend first; never a private person (marts.suppliers)."""
-    return _query(
-        snapshot,
+    """search_suppliers_view, at most `limit` rows."""
+    return _read_view(snapshot, search_suppliers_view(text, year), limit)
+
+
+def supplier_by_member_view(supplier_key: str, year: int) -> ViewQuery:
+    """One supplier's spend per member in `year`: total, influenceable, covered, on and
+    off agreement, and loyalty: on agreement over covered (marts.fct_spend_lines); nothing for a
+    private person."""
+    return ViewQuery(
         f"""
-        select supplier_key, supplier_org_no, supplier_name, total_spend,
-            influenceable_spend, on_agreement_spend, off_agreement_spend, on_agreement_share,
-            holds_agreement, agreement_count, member_count
-        from marts.suppliers
-        where year = ? and not {is_private_person_sql()}
-            and (? = '' or lower(supplier_name) like '%' || lower(?) || '%'
-                 or supplier_org_no like '%' || ? || '%')
-        order by total_spend desc, supplier_name
-        limit ?
+        with per_member as (
+            select
+                municipality_id,
+                sum(amount) as total_spend,
+                sum(case when is_influenceable then amount else 0 end) as influenceable_spend,
+                sum(case when is_influenceable and is_covered then amount else 0 end)
+                    as covered_spend,
+                sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
+                sum(case when is_influenceable and is_covered and not is_on_agreement
+                    then amount else 0 end) as off_agreement_spend,
+            from marts.fct_spend_lines
+            where supplier_key = ? and year = ? and not {is_private_person_sql()}
+            group by municipality_id
+        )
+        select
+            p.municipality_id, m.municipality_name, p.total_spend, p.influenceable_spend,
+            p.covered_spend, p.on_agreement_spend, p.off_agreement_spend,
+            p.on_agreement_spend / nullif(p.covered_spend, 0) as loyalty
+        from per_member as p
+        left join marts.dim_municipalities as m using (municipality_id)
         """,
-        [year, text, text, text, limit],
+        (supplier_key, year),
+        ("total_spend desc", "municipality_id"),
     )
 
 
 def supplier_by_member(snapshot: Snapshot, supplier_key: str, year: int) -> pd.DataFrame:
-    """One supplier's spend per member in `year`: total, influenceable, covered, on and
-    off agreement, share on agreement (marts.fct_spend_lines)."""
-    return _query(
-        snapshot,
-        f"""
-        select
-            municipality_id,
-            sum(amount) as total_spend,
-            sum(case when is_influenceable then amount else 0 end) as influenceable_spend,
-            sum(case when is_influenceable and is_covered then amount else 0 end)
-                as covered_spend,
-            sum(case when is_on_agreement then amount else 0 end) as on_agreement_spend,
-            sum(case when is_influenceable and is_covered and not is_on_agreement
-                then amount else 0 end) as off_agreement_spend,
-        from marts.fct_spend_lines
-        where supplier_key = ? and year = ? and not {is_private_person_sql()}
-        group by municipality_id
-        order by total_spend desc
-        """,
-        [supplier_key, year],
-    )
+    """supplier_by_member_view, every row."""
+    return _read_view(snapshot, supplier_by_member_view(supplier_key, year))
 
 
 def supplier_agreements(snapshot: Snapshot, supplier_org_no: str) -> pd.DataFrame:

@@ -267,18 +267,20 @@ def download_buttons(
     key: str,
     municipality: str | None = None,
     year: int | None = None,
+    **filters: Any,
 ) -> None:
     """'Download CSV' and 'Download Excel': the whole table `table` of `samkjop export`
-    with the page's member and year, not only the rows shown. On the council's pages only
-    tables without payees' names (dashboards.privacy): those are the unit's exports."""
+    with the page's member and year, not only the rows shown; or, for a table of payees on
+    a council page, its council view (pipelines.export.COUNCIL_VIEWS) with the page's
+    `filters` too (category, search, supplier), private persons as the page shows them."""
     row = st.container(horizontal=True)
     for fmt in downloads.FORMATS:
         row.download_button(
             t(f"common.download_{fmt}"),
-            data=lambda fmt=fmt: downloads.table_bytes(
-                snapshot.path, table, fmt, municipality, year, language()
+            data=lambda fmt=fmt: downloads.download_bytes(
+                snapshot.path, table, fmt, municipality, year, language(), **filters
             )[1],
-            file_name=downloads.file_name(table, fmt, municipality, year),
+            file_name=downloads.file_name(table, fmt, municipality, year, **filters),
             mime=downloads.MIME_TYPES[fmt],
             key=f"{key}_{fmt}",
             on_click="ignore",

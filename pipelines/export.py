@@ -164,16 +164,93 @@ EXPORT_TABLES: dict[str, ExportTable] = {
 }
 
 
+# --- Council views (issue 12 points 4 and 6) ------------------------------------------------
+# The tables of the economy council's pages that list payees, downloadable in full with the
+# page's filters. Each is the page's own query (a dashboards.queries *_view builder: one SQL
+# for the page and the download, the privacy rule of dashboards.privacy in it), so private
+# persons are one row named in the reader's language, never by name or number. Written by
+# the same writer as the export tables (_write): Definitions and About sheets, the CSV
+# formula rule, the manifest.
+
+
+def _queries():
+    """dashboards.queries, imported when a view is written (it imports Streamlit)."""
+    from dashboards import queries
+
+    return queries
+
+
+@dataclass(frozen=True)
+class CouncilView:
+    builder: str  # the dashboards.queries function that returns its ViewQuery
+    filters: tuple[str, ...]  # the builder's filters, in its order of arguments
+    optional: tuple[str, ...]  # those that may be None (or '' for a search text)
+    private_label: bool  # whether the builder names the private persons' row
+    marts: tuple[str, ...]
+    description: str
+
+    def query(self, filters: dict[str, Any], private_label: str) -> Any:
+        """The view's dashboards.queries.ViewQuery for `filters`."""
+        build = getattr(_queries(), self.builder)
+        arguments = [filters.get(name) for name in self.filters]
+        return build(*arguments, private_label) if self.private_label else build(*arguments)
+
+
+COUNCIL_VIEWS: dict[str, CouncilView] = {
+    "member_suppliers": CouncilView(
+        "member_suppliers_view",
+        ("municipality", "year", "category"),
+        ("category",),
+        True,
+        ("fct_spend_lines", "private_payees"),
+        "a member's (ALL: every member's) suppliers in the year, optionally in one category: "
+        "influenceable, covered, on-agreement and off-agreement spend; private persons "
+        "together in one row, never named (Member and Categories pages)",
+    ),
+    "member_crossings": CouncilView(
+        "member_crossings_view",
+        ("municipality", "year"),
+        (),
+        True,
+        ("threshold_flags", "dim_categories", "private_payees"),
+        "a member's (ALL: every member's) threshold crossings in the year; a private "
+        "person's crossing without the name (Member page)",
+    ),
+    "supplier_search": CouncilView(
+        "search_suppliers_view",
+        ("search", "year"),
+        ("search",),
+        False,
+        ("suppliers", "private_payees"),
+        "the suppliers of the year whose name or organisation number contains the search "
+        "text, every one of them, the most spend first; private persons are never listed "
+        "(Suppliers page)",
+    ),
+    "supplier_by_member": CouncilView(
+        "supplier_by_member_view",
+        ("supplier", "year"),
+        (),
+        False,
+        ("fct_spend_lines", "dim_municipalities", "private_payees"),
+        "one supplier's spend per member in the year (nothing for a private person) "
+        "(Suppliers page)",
+    ),
+}
+
+
 # GDPR (issue 12 point 6): a personal identity number (fødselsnummer, D-number, CPR number)
 # delivered where an organisation number belongs is masked in every export except the
 # auditor's line-level one. These are the columns that carry organisation numbers as
-# delivered (the validated ones never hold one: it fails every organisation-number check);
+# delivered (the validated ones never hold one: it fails every organisation-number check),
+# or texts that quote delivered values (a rejection's reason, a delivery's message);
 # `_masking` applies pipelines.orgno.mask_personal_id_numbers to each of them.
 PERSONAL_ID_COLUMNS = (
     "supplier_org_no_raw",
     "invalid_org_no_example",  # suppliers
     "agreement_suppliers",  # off_agreement_purchases: 'name (number as registered)'
     "raw_row",  # rejected_rows, excluded_rows: the delivered row, org-number field and all
+    "reason",  # rejected_rows: names the field and the value as delivered
+    "message",  # delivery_reconciliation: what the loader said, which may quote a value
 )
 UNMASKED_TABLES = ("spend_lines",)  # the auditor's line-level export keeps the number
 MASK_FUNCTION = "samkjop_mask_personal_id_numbers"
@@ -181,6 +258,19 @@ MASK_NOTE = (
     f"A personal identity number (fødselsnummer, D-number, CPR number) in it is written as "
     f"{PERSONAL_ID_MASK}; only the auditor's line-level export spend_lines keeps it."
 )
+
+
+def register_mask_function(con: duckdb.DuckDBPyConnection) -> None:
+    """Make MASK_FUNCTION (pipelines.orgno.mask_personal_id_numbers) callable in `con`'s
+    SQL: the exports' masking, and the council views' (dashboards.queries) on a page and in
+    its download."""
+    registered = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [MASK_FUNCTION]
+    ).fetchone()[0]
+    if not registered:
+        con.create_function(
+            MASK_FUNCTION, mask_personal_id_numbers, ["VARCHAR"], "VARCHAR", side_effects=False
+        )
 
 
 def _masking(
@@ -195,13 +285,7 @@ def _masking(
     ]
     if not masked:
         return "*", columns
-    registered = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [MASK_FUNCTION]
-    ).fetchone()[0]
-    if not registered:
-        con.create_function(
-            MASK_FUNCTION, mask_personal_id_numbers, ["VARCHAR"], "VARCHAR", side_effects=False
-        )
+    register_mask_function(con)
     replaced = ", ".join(f"{MASK_FUNCTION}({_quoted(n)}) AS {_quoted(n)}" for n in masked)
     noted = [
         replace(c, meaning=f"{c.meaning} {MASK_NOTE}".strip()) if c.name in masked else c
@@ -399,6 +483,20 @@ def describe_filters(municipality: str | None, year: int | None) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What one export writes: an export table's rows or a council view's."""
+
+    name: str
+    mart: str  # where the rows come from, for the manifest and the About sheet
+    description: str
+    columns: list[Column]
+    sql: str  # "(SELECT ...) AS exported"
+    params: list
+    order: str
+    filters: dict[str, Any]
+
+
 def write_export(
     con: duckdb.DuckDBPyConnection,
     facts: SnapshotFacts,
@@ -415,16 +513,40 @@ def write_export(
     gets `<name>.manifest.json` beside it unless `sidecar` is false (the bundle has one
     manifest for all)."""
     table = _check_arguments(name, fmt, facts.path)
+    select, columns = _masking(con, name, _columns(con, table))
+    where, params = _filters(table, municipality, year)
+    source = _Source(
+        name=name,
+        mart=f"marts.{table.mart}",
+        description=table.description,
+        columns=columns,
+        sql=f"(SELECT {select} FROM marts.{table.mart}{where}) AS exported",
+        params=params,
+        order=_order_by(name, columns),
+        filters={"municipality": municipality, "year": year},
+    )
+    return _write(con, facts, source, fmt, target, language, allow_empty, sidecar)
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    facts: SnapshotFacts,
+    source: _Source,
+    fmt: str,
+    target: Path,
+    language: str | None,
+    allow_empty: bool,
+    sidecar: bool,
+) -> ExportResult:
+    """Write `source` in `fmt` to `target`: the one writer of tables and council views."""
+    name, columns, params = source.name, source.columns, source.params
     language = language or default_language(facts.country)
     if language not in LANGUAGES:
         raise ExportError(f"unknown language {language!r}; languages: {', '.join(LANGUAGES)}")
-    select, columns = _masking(con, name, _columns(con, table))
-    where, params = _filters(table, municipality, year)
-    source = f"(SELECT {select} FROM marts.{table.mart}{where}) AS exported"
-    rows = con.execute(f"SELECT count(*) FROM {source}", params).fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {source.sql}", params).fetchone()[0]
     if rows == 0 and not allow_empty:
         raise EmptyExport(
-            f"{name}: no rows match {describe_filters(municipality, year)} in snapshot "
+            f"{name}: no rows match {_describe(source.filters)} in snapshot "
             f"{facts.path}: nothing written (--allow-empty writes the empty file)"
         )
     if fmt == "xlsx" and rows > XLSX_MAX_ROWS:
@@ -434,16 +556,16 @@ def write_export(
             "(`samkjop export --bundle FILE.zip --year YYYY`, which holds every table as "
             "Parquet), or filter with --municipality / --year"
         )
-    order = _order_by(name, columns)
+    order = source.order
     manifest: dict[str, Any] = {
         "table": name,
-        "mart": f"marts.{table.mart}",
-        "description": table.description,
+        "mart": source.mart,
+        "description": source.description,
         "format": fmt,
         "rows": rows,
-        "filters": {"municipality": municipality, "year": year},
-        "order": [part.split()[0].strip('"') for part in order.split(", ")],
-        "control_totals": _control_totals(con, source, params, columns),
+        "filters": source.filters,
+        "order": [_order_key(part) for part in order.split(", ")],
+        "control_totals": _control_totals(con, source.sql, params, columns),
         "cooperation": facts.cooperation,
         "currency": facts.currency,
         "language": language,
@@ -464,13 +586,29 @@ def write_export(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     if fmt == "xlsx":
-        write_xlsx(target, con, (source, params), order, rows, columns, facts, manifest, language)
+        write_xlsx(
+            target, con, (source.sql, params), order, rows, columns, facts, manifest, language
+        )
     else:
-        _copy(con, source, params, columns, order, target, fmt, manifest)
+        _copy(con, source.sql, params, columns, order, target, fmt, manifest)
     manifest = {"file": target.name, "sha256": file_sha256(target), **manifest}
     if sidecar and fmt != "xlsx":
         write_manifest(target.with_name(f"{name}.manifest.json"), manifest)
     return ExportResult(target, rows, manifest)
+
+
+def _order_key(term: str) -> str:
+    """A column of the ORDER BY as the manifest says it: its name, and ' desc' when
+    descending (a council view's order; the tables' are ascending)."""
+    words = term.split()
+    return words[0].strip('"') + (" desc" if "DESC" in words[1:] else "")
+
+
+def _describe(filters: dict[str, Any]) -> str:
+    """The filters as an error message says them (--municipality X, --year Y ...)."""
+    if set(filters) == {"municipality", "year"}:
+        return describe_filters(filters["municipality"], filters["year"])
+    return ", ".join(f"{key} {value!r}" for key, value in filters.items())
 
 
 FORMULA_RULES = {
@@ -530,12 +668,23 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def _bind(sql: str, params: list) -> str:
-    """COPY takes no parameters: inline the (validated) values as SQL literals."""
-    for value in params:
-        text = str(value).replace("'", "''")
-        literal = text if isinstance(value, int) else f"'{text}'"
-        sql = sql.replace("?", literal, 1)
-    return sql
+    """COPY takes no parameters: inline the (validated) values as SQL literals; None is
+    NULL, a number or a truth value as itself, anything else a quoted text."""
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise ExportError(f"{len(parts) - 1} placeholders for {len(params)} values in {sql}")
+    bound = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        if value is None:
+            literal = "NULL"
+        elif isinstance(value, bool):
+            literal = "true" if value else "false"
+        elif isinstance(value, int):
+            literal = str(value)
+        else:
+            literal = _literal(str(value))
+        bound += [literal, part]
+    return "".join(bound)
 
 
 # DuckDB's memory while an export sorts its rows (beyond: it spills to a temporary folder)
@@ -621,3 +770,116 @@ def export_bytes(
         finally:
             con.close()
         return filename, result.path.read_bytes()
+
+
+VIEW_TABLE = "temp.main.samkjop_council_view"  # the view's rows, in the export's connection
+
+
+def _view_source(
+    con: duckdb.DuckDBPyConnection, name: str, filters: dict[str, Any], language: str
+) -> _Source:
+    """Council view `name` with `filters` as an export source: the page's SQL, private
+    persons named in `language`, masked like every export, in the page's order."""
+    from dashboards.i18n import translate
+
+    if name not in COUNCIL_VIEWS:
+        raise ExportError(f"unknown council view {name!r}; views: {', '.join(COUNCIL_VIEWS)}")
+    view = COUNCIL_VIEWS[name]
+    unknown = sorted(set(filters) - set(view.filters))
+    if unknown:
+        raise ExportError(
+            f"council view {name!r} has no filter {', '.join(unknown)}; its filters: "
+            f"{', '.join(view.filters)}"
+        )
+    missing = [f for f in view.filters if f not in view.optional and filters.get(f) in (None, "")]
+    if missing:
+        raise ExportError(f"council view {name!r} needs the filter {', '.join(missing)}")
+    shown = {f: filters.get(f, "" if f == "search" else None) for f in view.filters}
+    query = view.query(shown, translate("common.private_persons", language))
+    register_mask_function(con)  # the view masks the delivered names it shows
+    # its rows are few (grouped): computed once, then counted, summed and written
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {VIEW_TABLE} AS {query.sql}", list(query.params))
+    described = con.execute(f"DESCRIBE {VIEW_TABLE}").fetchall()
+    columns = [catalogue_column(name, row[0], row[1], view.marts[0]) for row in described]
+    select, columns = _masking(con, name, columns)
+    names = [c.name for c in columns]
+    terms = [
+        f"{_quoted(t.split()[0])} {' '.join(t.split()[1:]).upper()}".strip() for t in query.order
+    ]
+    keys = [t.split()[0].strip('"') for t in terms]
+    terms += [_quoted(c) for c in names if c not in keys]
+    return _Source(
+        name=name,
+        mart=", ".join(f"marts.{m}" for m in view.marts),
+        description=view.description,
+        columns=columns,
+        sql=f"(SELECT {select} FROM {VIEW_TABLE}) AS exported",
+        params=[],
+        order=", ".join(f"{term} NULLS LAST" for term in terms),
+        filters=shown,
+    )
+
+
+def write_view(
+    con: duckdb.DuckDBPyConnection,
+    facts: SnapshotFacts,
+    name: str,
+    fmt: str,
+    target: Path,
+    filters: dict[str, Any],
+    language: str | None = None,
+    allow_empty: bool = True,
+    sidecar: bool = True,
+) -> ExportResult:
+    """Write council view `name` (COUNCIL_VIEWS) with the page's `filters` in `fmt` to
+    `target` from the open snapshot: every row of the view, by the writer of the exports."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    language = language or default_language(facts.country)
+    if language not in LANGUAGES:
+        raise ExportError(f"unknown language {language!r}; languages: {', '.join(LANGUAGES)}")
+    source = _view_source(con, name, filters, language)
+    return _write(con, facts, source, fmt, target, language, allow_empty, sidecar)
+
+
+def view_file_name(name: str, fmt: str, filters: dict[str, Any]) -> str:
+    """`<view>_<filter values>.<fmt>`: member, year, category, supplier, search text (letters,
+    digits and '-' only)."""
+    parts = [name]
+    for value in filters.values():
+        if value in (None, "", "ALL"):
+            continue
+        text = "".join(c if c.isalnum() or c == "-" else "-" for c in str(value)).strip("-")
+        if text:
+            parts.append(text[:40])
+    return "_".join(parts) + f".{fmt}"
+
+
+def export_view_bytes(
+    snapshot: Path,
+    name: str,
+    fmt: str,
+    filters: dict[str, Any],
+    language: str | None = None,
+) -> tuple[str, bytes]:
+    """(file name, content) of council view `name` with `filters` in `fmt`, for the council
+    pages' downloads (an empty view gives a file with its header)."""
+    if not Path(snapshot).is_file():
+        raise ExportError(f"no published snapshot at {snapshot}: run `samkjop run` first")
+    with tempfile.TemporaryDirectory(prefix="samkjop-export-") as folder:
+        con = open_snapshot(Path(snapshot))
+        try:
+            facts = snapshot_facts(con, Path(snapshot))
+            result = write_view(
+                con,
+                facts,
+                name,
+                fmt,
+                Path(folder) / f"{name}.{fmt}",
+                filters,
+                language,
+                sidecar=False,
+            )
+        finally:
+            con.close()
+        return view_file_name(name, fmt, result.manifest["filters"]), result.path.read_bytes()

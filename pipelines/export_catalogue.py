@@ -113,15 +113,23 @@ def _inferred_unit(name: str, sql_type: str) -> str:
     return "text"
 
 
-def column(mart: str, name: str, sql_type: str) -> Column:
-    """Everything the exports say of `mart`.`name` (a column of SQL type `sql_type`)."""
+def column(mart: str, name: str, sql_type: str, source: str | None = None) -> Column:
+    """Everything the exports say of `mart`.`name` (a column of SQL type `sql_type`). For a
+    council view (pipelines.export.COUNCIL_VIEWS) `mart` is the view's name, whose `tables:`
+    entry overrides, and `source` the mart it reads, whose dbt descriptions come next."""
     data = _catalogue()
     override = ((data.get("tables") or {}).get(mart) or {}).get(name) or {}
     labels = override.get("labels") or (data.get("labels") or {}).get(name)
+    if labels is not None and (not isinstance(labels, list) or len(labels) != len(LANGUAGES)):
+        raise ValueError(
+            f"{CATALOGUE_FILE}: tables.{mart}.{name}.labels: give one header per language "
+            f"({', '.join(LANGUAGES)})"
+        )
     descriptions = dbt_descriptions()
     meaning = (
         override.get("meaning")
         or descriptions.get((mart, name))
+        or (descriptions.get((source, name)) if source else None)
         or (data.get("meanings") or {}).get(name)
         or next((text for (_, other), text in sorted(descriptions.items()) if other == name), "")
     )

@@ -359,9 +359,9 @@ def _about(workbook, texts, manifest, facts, header) -> None:
         (texts["config_sha256"], snapshot["config_sha256"] or missing),
         (texts["platform_version"], snapshot["platform_version"] or missing),
         (texts["exported_by"], manifest["exported_by"]),
-        (
+        (  # an export table's municipality and year, a council view's filters of its page
             texts["filters"],
-            f"municipality: {filters['municipality'] or 'all'}; year: {filters['year'] or 'all'}",
+            "; ".join(f"{key}: {value or 'all'}" for key, value in filters.items()),
         ),
         (texts["rows"], f"{manifest['rows']}"),
         (texts["order"], ", ".join(manifest["order"])),

@@ -794,3 +794,25 @@ def test_every_standard_file_has_as_many_fields_as_its_header(demo: Path):
         with open(path, encoding="utf-8", newline="") as handle:
             header, *rows = list(csv.reader(handle))
         assert all(len(row) == len(header) for row in rows), path
+
+
+def test_the_register_marks_a_sole_proprietorship_a_person(demo: Path, spend: list[dict]):
+    """The demo's register marks one supplier is_person (issue 12 point 6): an ENK named
+    after its owner, with a valid organisation number no spend line carries, and a small
+    amount of spend, so that the council's pages and the report have a private person to
+    keep unnamed."""
+    with open(demo / "agreements" / "supplier_register.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    persons = [row for row in rows if row["is_person"] == "true"]
+    assert [row["supplier_id"] for row in persons] == ["D-SNEKKER"]
+    (person,) = persons
+    assert person["supplier_name"] == "Snekker Ola Hegre"
+    assert orgnr.is_valid(person["org_no"])
+    assert all(row["org_no"] == "" for row in rows if row is not person)
+    assert all(_org_no(line["supplier_org_no"]) != person["org_no"] for line in spend)
+    own = [line for line in spend if line["supplier_name"] == person["supplier_name"]]
+    total = sum(line["amount"] for line in spend)
+    assert own and 0 < sum(line["amount"] for line in own) < total / 200
+    text = (demo / "DEMO_DATA.md").read_text(encoding="utf-8")
+    assert f'marks "{person["supplier_name"]}" a private' in text
+    assert person["org_no"] in text  # the same seed, the same files: test_same_seed_...

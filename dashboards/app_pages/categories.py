@@ -14,7 +14,6 @@ import streamlit as st
 from dashboards import queries, ui
 from dashboards.charts import heat_map
 from dashboards.formatting import format_amount, format_number
-from dashboards.privacy import PRIVATE_KEY
 from dashboards.ui import metric_name, pct, t
 
 TOP_CATEGORIES = 20
@@ -106,19 +105,16 @@ category = ui.url_select(
     container=left,
 )
 who = ui.member_selector(queries.members(snapshot), key="categories_member", container=right)
-suppliers = queries.member_suppliers(snapshot, who, year, category_id=category)
+suppliers = queries.member_suppliers(
+    snapshot, who, year, category_id=category, private_label=t("common.private_persons")
+)
 if suppliers.empty:
     st.info(t("page.categories.no_covered", category=names.get(category, category)))
 else:
     st.dataframe(
         pd.DataFrame(
             {
-                t("common.supplier"): [
-                    t("common.private_persons") if key == PRIVATE_KEY else name
-                    for key, name in zip(
-                        suppliers["supplier_key"], suppliers["supplier_name"], strict=True
-                    )
-                ],
+                t("common.supplier"): suppliers["supplier_name"],
                 metric_name("influenceable_spend"): suppliers["influenceable_spend"].map(amount),
                 metric_name("on_agreement_spend"): suppliers["on_agreement_spend"].map(amount),
                 metric_name("off_agreement_spend"): suppliers["off_agreement_spend"].map(amount),
@@ -127,8 +123,21 @@ else:
         hide_index=True,
         key="categories_suppliers",
     )
+    ui.download_buttons(
+        snapshot,
+        "member_suppliers",
+        "categories_suppliers_download",
+        municipality=who,
+        year=year,
+        category=category,
+    )
 ui.about(
     ["coverage", "loyalty", "influenceable_spend"],
     ["category_kpis", "fct_spend_lines"],
-    [t("page.categories.gap_rule"), t("common.privacy_note"), t("metric.undefined")],
+    [
+        t("page.categories.gap_rule"),
+        t("common.privacy_note"),
+        t("common.download_note"),
+        t("metric.undefined"),
+    ],
 )

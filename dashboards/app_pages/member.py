@@ -20,7 +20,6 @@ from dashboards.formatting import (
     format_points,
     is_missing,
 )
-from dashboards.privacy import PRIVATE_KEY
 from dashboards.ui import metric_name, pct, t
 
 snapshot = ui.require_snapshot()
@@ -44,13 +43,6 @@ st.title(t("page.member.heading", member=name, year=year))
 
 def amount(value: Any, compact: bool = False) -> str:
     return format_amount(value, currency, language, compact=compact)
-
-
-def supplier_names(frame: pd.DataFrame) -> list[str]:
-    return [
-        t("common.private_persons") if key == PRIVATE_KEY else supplier
-        for key, supplier in zip(frame["supplier_key"], frame["supplier_name"], strict=True)
-    ]
 
 
 # --- The year against last year -----------------------------------------------------------
@@ -184,7 +176,10 @@ st.subheader(
     if category
     else t("page.member.suppliers")
 )
-suppliers = queries.member_suppliers(snapshot, member, year, category_id=category, limit=None)
+private = t("common.private_persons")  # the one row of every private person, never named
+suppliers = queries.member_suppliers(
+    snapshot, member, year, category_id=category, limit=None, private_label=private
+)
 on_col, off_col = st.columns(2)
 for column, measure, title in (
     (on_col, "on_agreement_spend", t("page.member.top_on")),
@@ -195,20 +190,28 @@ for column, measure, title in (
     column.dataframe(
         pd.DataFrame(
             {
-                t("common.supplier"): supplier_names(top),
+                t("common.supplier"): top["supplier_name"],
                 metric_name(measure): top[measure].map(amount),
             }
         ),
         hide_index=True,
         key=f"member_{measure}",
     )
+ui.download_buttons(
+    snapshot,
+    "member_suppliers",
+    "member_suppliers_download",
+    municipality=member,
+    year=year,
+    category=category,
+)
 
 # --- Threshold crossings --------------------------------------------------------------------
 st.subheader(t("page.member.crossings", year=year))
 if not queries.has_tables(snapshot, "marts.threshold_flags"):
     st.info(t("common.mart_missing", table="marts.threshold_flags", command=queries.RUN_COMMAND))
 else:
-    crossings = queries.member_crossings(snapshot, member, year)
+    crossings = queries.member_crossings(snapshot, member, year, private_label=private)
     if crossings.empty:
         st.success(t("page.member.no_crossings", member=name, year=year))
     else:
@@ -219,12 +222,7 @@ else:
                         lambda v: format_date(v, language)
                     ),
                     t("page.member.threshold"): crossings["threshold"].map(lambda v: amount(v)),
-                    t("common.supplier"): [
-                        t("common.private_persons") if private else supplier
-                        for private, supplier in zip(
-                            crossings["is_private_person"], crossings["supplier_name"], strict=True
-                        )
-                    ],
+                    t("common.supplier"): crossings["supplier_name"],
                     t("common.category"): crossings["category_name"],
                     t("page.member.trailing"): crossings["trailing_12m_spend"].map(amount),
                     t("page.member.has_agreement"): crossings["has_agreement_for_category"].map(
@@ -236,6 +234,13 @@ else:
             key="member_crossings",
         )
         st.caption(t("page.member.crossings_count", count=format_number(len(crossings), language)))
+        ui.download_buttons(
+            snapshot,
+            "member_crossings",
+            "member_crossings_download",
+            municipality=member,
+            year=year,
+        )
 ui.about(
     ["off_agreement_per_inhabitant", "coverage", "loyalty", "off_agreement_spend"],
     [
@@ -246,5 +251,10 @@ ui.about(
         "fct_spend_lines",
         "threshold_flags",
     ],
-    [t("page.member.crossing_rule"), t("common.privacy_note"), t("metric.undefined")],
+    [
+        t("page.member.crossing_rule"),
+        t("common.privacy_note"),
+        t("common.download_note"),
+        t("metric.undefined"),
+    ],
 )

@@ -72,6 +72,9 @@ picked = st.dataframe(
     selection_mode="single-row",
     height=35 * (min(len(table), 10) + 1) + 3,
 )
+ui.download_buttons(
+    snapshot, "supplier_search", "suppliers_found_download", year=year, search=search.strip()
+)
 rows = picked.selection.rows if picked is not None else []
 keys = list(found["supplier_key"])
 wanted = st.query_params.get("supplier")
@@ -106,16 +109,18 @@ st.dataframe(
             metric_name("covered_spend"): per_member["covered_spend"].map(amount),
             metric_name("on_agreement_spend"): per_member["on_agreement_spend"].map(amount),
             metric_name("off_agreement_spend"): per_member["off_agreement_spend"].map(amount),
-            t("page.suppliers.share_on_agreement"): [
-                pct(on / covered) if covered else "–"
-                for on, covered in zip(
-                    per_member["on_agreement_spend"], per_member["covered_spend"], strict=True
-                )
-            ],
+            metric_name("loyalty"): per_member["loyalty"].map(pct),
         }
     ),
     hide_index=True,
     key="suppliers_per_member",
+)
+ui.download_buttons(
+    snapshot,
+    "supplier_by_member",
+    "suppliers_per_member_download",
+    year=year,
+    supplier=supplier_key,
 )
 
 agreements = queries.supplier_agreements(snapshot, str(supplier["supplier_org_no"]))
@@ -141,5 +146,5 @@ else:
 ui.about(
     ["total_spend", "covered_spend", "on_agreement_spend", "off_agreement_spend"],
     ["suppliers", "fct_spend_lines", "dim_agreements"],
-    [t("page.suppliers.share_rule"), t("common.privacy_note")],
+    [t("page.suppliers.share_rule"), t("common.privacy_note"), t("common.download_note")],
 )

@@ -122,7 +122,7 @@ def test_supplier_search_never_finds_a_private_person(snapshot_path) -> None:
     assert found["Supplier"].tolist() == ["Kontor AS", "Kontorkjeden AS"]
     per_member = table_with(app, "Member")
     assert per_member["Member"].tolist() == ["Stjørdal (host)", "Selbu"]
-    assert per_member["Share on agreement"].tolist() == ["100.0%", "100.0%"]
+    assert per_member["Agreement loyalty"].tolist() == ["100.0%", "100.0%"]
     agreements = table_with(app, "Agreement")
     assert agreements["Agreement"].tolist() == ["Kontorrekvisita"]
 

@@ -53,3 +53,55 @@ def test_the_page_is_routed_from_the_app(snapshot_path):
     app = open_page("deliveries", "en")
     assert plain(app.title[0].value).endswith(": data status")
     assert not app.metric
+
+
+def test_a_personal_identity_number_in_a_rejection_is_masked(snapshot_path, tmp_path, monkeypatch):
+    """A fødselsnummer quoted in a rejected delivery's message, in a rejected row's text and
+    reason, is shown and downloaded as PERSONAL_ID_MASK (pipelines.orgno)."""
+    from dashboards import downloads
+    from pipelines.orgno import PERSONAL_ID_MASK
+    from tests.test_export_personal_id_numbers import FNR
+
+    copy = tmp_path / "snapshot.duckdb"
+    copy.write_bytes(snapshot_path.read_bytes())
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "UPDATE marts.delivery_reconciliation SET message = ? WHERE delivery_id = 'd4'",
+        [f"2024-06.csv: row 3: organisation number '{FNR}' is not valid"],
+    )
+    con.execute(
+        "UPDATE marts.rejected_rows SET raw_row = ?, reason = ? WHERE delivery_id = 'd4'",
+        [f"F-9;1;2024-06-03;{FNR};Ola Nordmann;-100", f"Orgnr: '{FNR}' is not valid"],
+    )
+    con.close()
+    monkeypatch.setenv("SAMKJOP_SNAPSHOT", str(copy))
+
+    app = open_page("deliveries", "en", via_app=False)
+
+    table = table_with(app, "Last accepted delivery").set_index("Member")
+    assert table.loc["Selbu", "Last rejection"] == (
+        f"2024-06.csv: row 3: organisation number '{PERSONAL_ID_MASK}' is not valid"
+    )
+    shown = "\n".join(str(v) for frame in app.dataframe for v in frame.value.to_numpy().ravel())
+    assert FNR not in shown
+    for table_name in ("delivery_reconciliation", "rejected_rows"):
+        for fmt in downloads.FORMATS:
+            _, content = downloads.download_bytes(copy, table_name, fmt)
+            text = content.decode("utf-8") if fmt == "csv" else _xlsx_text(content)
+            assert FNR not in text, (table_name, fmt)
+            assert PERSONAL_ID_MASK in text, (table_name, fmt)
+
+
+def _xlsx_text(content: bytes) -> str:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return "\n".join(
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    )
