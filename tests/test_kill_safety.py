@@ -279,6 +279,7 @@ def seed_snapshot(config: Path) -> Path:
 # --- tests -------------------------------------------------------------------------------
 
 
+@pytest.mark.system  # `make test-system` (three killed runs, a refused and a waiting one)
 def test_killed_in_ingestion_in_dbt_and_in_publish_the_next_run_finishes_clean(tmp_path, start_run):
     """One cooperation, killed (`kill -9`) in each phase in turn: each next run gets past the
     point where the killed one stopped (where a kept pool slot or lock would have made it

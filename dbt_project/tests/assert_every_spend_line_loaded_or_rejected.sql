@@ -28,31 +28,45 @@ replaced_deliveries as (
 
 ),
 
-raw_lines as (
+-- (1) ------------------------------------------------------------------------
+
+-- each raw table counted per delivery on its own: a few groups, never a
+-- union of every line
+loaded_rows as (
 
     select
-        spend_line_key,
         delivery_id,
-        source_row
+        count(*) as row_count
 
     from {{ ref('stg_raw__spend_lines') }}
 
+    group by delivery_id
+
 ),
 
--- (1) ------------------------------------------------------------------------
+excluded_rows as (
 
-delivered_rows as (
+    select
+        delivery_id,
+        count(*) as row_count
 
-    select delivery_id from raw_lines
+    from {{ ref('stg_raw__excluded_rows') }}
 
-    union all
+    group by delivery_id
 
-    select delivery_id from {{ ref('stg_raw__excluded_rows') }}
+),
 
-    union all
+rejected_rows as (
 
-    select delivery_id from {{ ref('stg_raw__rejected_rows') }}
+    select
+        delivery_id,
+        count(*) as row_count
+
+    from {{ ref('stg_raw__rejected_rows') }}
+
     where delivery_id is not null
+
+    group by delivery_id
 
 ),
 
@@ -60,9 +74,15 @@ rows_per_delivery as (
 
     select
         delivery_id,
-        count(*) as row_count
+        sum(row_count) as row_count
 
-    from delivered_rows
+    from (
+        select * from loaded_rows
+        union all
+        select * from excluded_rows
+        union all
+        select * from rejected_rows
+    ) as counts
 
     group by delivery_id
 
@@ -92,47 +112,31 @@ unaccounted_deliveries as (
 
 -- (2) ------------------------------------------------------------------------
 
-current_lines as (
-
-    select
-        raw_lines.spend_line_key,
-        raw_lines.source_row
-
-    from raw_lines
-
-    left join replaced_deliveries
-        on raw_lines.delivery_id = replaced_deliveries.delivery_id
-
-    where replaced_deliveries.delivery_id is null
-
-),
-
-loaded as (
-
-    select spend_line_key from {{ ref('fct_spend_lines') }}
-
-),
-
 -- each delivery's key base (spend_line_key - source_row), grouped by the integer
-line_key_bases as (
-
-    select
-        delivery_id,
-        spend_line_key - source_row as key_base
-
-    from raw_lines
-
-),
-
 key_bases as (
 
     select
-        key_base,
+        spend_line_key - source_row as key_base,
         min(delivery_id) as delivery_id
 
-    from line_key_bases
+    from {{ ref('stg_raw__spend_lines') }}
 
-    group by key_base
+    group by spend_line_key - source_row
+
+),
+
+current_lines as (
+
+    select
+        lines.spend_line_key,
+        lines.source_row
+
+    from {{ ref('stg_raw__spend_lines') }} as lines
+
+    left join replaced_deliveries
+        on lines.delivery_id = replaced_deliveries.delivery_id
+
+    where replaced_deliveries.delivery_id is null
 
 ),
 
@@ -149,33 +153,57 @@ rate_rejections as (
 
 ),
 
-accounted as (
-
-    select spend_line_key from loaded
-
-    union all
-
-    select spend_line_key from rate_rejections
-
-),
-
--- grouped by the integer key alone; the lineage text only for a line that fails
-counted as (
+-- every current line and every line accounted for, once per appearance, counted
+-- per integer key in one aggregation (it spills to disk when it must), never a
+-- join of the lines with the lines: memory stays bounded at any size
+line_appearances as (
 
     select
-        current_lines.spend_line_key,
-        min(current_lines.source_row) as source_row,
-        count(accounted.spend_line_key) as times_accounted
+        spend_line_key,
+        source_row,
+        1 as is_current,
+        0 as is_accounted
 
     from current_lines
 
-    left join accounted
-        on current_lines.spend_line_key = accounted.spend_line_key
+    union all
 
-    group by current_lines.spend_line_key
+    select
+        spend_line_key,
+        null as source_row,
+        0 as is_current,
+        1 as is_accounted
+
+    from {{ ref('fct_spend_lines') }}
+
+    union all
+
+    select
+        spend_line_key,
+        null as source_row,
+        0 as is_current,
+        1 as is_accounted
+
+    from rate_rejections
 
 ),
 
+counted as (
+
+    select
+        spend_line_key,
+        min(source_row) as source_row,
+        sum(is_current) as times_current,
+        sum(is_accounted) as times_accounted
+
+    from line_appearances
+
+    group by spend_line_key
+
+),
+
+-- a current line that is not accounted for exactly once (as before: a line of a
+-- replaced delivery is not a current line and not checked here)
 unaccounted_lines as (
 
     select
@@ -186,7 +214,7 @@ unaccounted_lines as (
         ]) }} as checked_id,
         {{ dbt.concat([
             "'spend line in fct_spend_lines or rejected_rows '",
-            "cast(counted.times_accounted as " ~ dbt.type_string() ~ ")",
+            "cast(counted.times_current * counted.times_accounted as " ~ dbt.type_string() ~ ")",
             "' times'",
         ]) }} as problem
 
@@ -195,7 +223,9 @@ unaccounted_lines as (
     left join key_bases
         on counted.spend_line_key - counted.source_row = key_bases.key_base
 
-    where counted.times_accounted <> 1
+    where
+        counted.times_current > 0
+        and counted.times_current * counted.times_accounted <> 1
 
 )
 

@@ -29,10 +29,16 @@ def plain(text: str) -> str:
 
 
 def open_page(
-    page: str, language: str | None = None, via_app: bool = True, **params: str
+    page: str,
+    language: str | None = None,
+    via_app: bool = True,
+    direct: bool = False,
+    **params: str,
 ) -> AppTest:
     """Run `page` (app_pages/<page>.py) through streamlit_app.py (navigation, sidebar), or
-    alone, with ?lang=<language> and other query parameters; fails on an exception."""
+    alone, with ?lang=<language> and other query parameters; fails on an exception.
+    Through the app it first opens Overview and switches to the page, or with `direct`
+    opens the page at once, as a link to it does."""
     if via_app:
         app = AppTest.from_file(str(APP), default_timeout=60)
     else:
@@ -41,8 +47,10 @@ def open_page(
         app.query_params["lang"] = language
     for name, value in params.items():
         app.query_params[name] = value
+    if via_app and direct and page != "overview":
+        app.switch_page(f"app_pages/{page}.py")
     app.run()
-    if via_app and page != "overview":
+    if via_app and not direct and page != "overview":
         app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception, [error.value for error in app.exception]
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -598,3 +599,38 @@ def test_no_model_plans_a_nested_loop_join(built: tuple[Path, dict], tmp_path: P
     finally:
         con.close()
     assert offenders == {}
+
+
+@pytest.mark.xdist_group("dbt")
+def test_a_lost_or_doubled_line_fails_the_nothing_lost_test(
+    built: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """assert_every_spend_line_loaded_or_rejected (one aggregation per integer key, bounded
+    memory at any size) finds a line missing from fct_spend_lines, a line in it twice and a
+    delivery whose rows read differ from its rows loaded, excluded and rejected."""
+    warehouse, _ = built
+    broken = tmp_path / "broken" / warehouse.name  # dbt's relations name the file's stem
+    broken.parent.mkdir()
+    shutil.copy(warehouse, broken)
+    con = duckdb.connect(str(broken))
+    try:
+        first, second = con.execute(
+            "select spend_line_key from marts.fct_spend_lines order by spend_line_key limit 2"
+        ).fetchall()
+        con.execute("delete from marts.fct_spend_lines where spend_line_key = ?", first)
+        con.execute(
+            "insert into marts.fct_spend_lines "
+            "select * from marts.fct_spend_lines where spend_line_key = ?",
+            second,
+        )
+        con.execute(
+            "update raw.deliveries set rows_read = rows_read + 1 where delivery_id = "
+            "(select min(delivery_id) from raw.deliveries)"
+        )
+    finally:
+        con.close()
+    result = _dbt(
+        ["test", "--select", "assert_every_spend_line_loaded_or_rejected"], broken, tmp_path
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "Got 3 results" in result.stdout, result.stdout[-3000:]
