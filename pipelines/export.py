@@ -751,25 +751,35 @@ def export_bytes(
     suffix = "" if municipality is None else f"_{municipality}"
     suffix += "" if year is None else f"_{year}"
     filename = f"{table}{suffix}.{fmt}"
+
+    def write(con, facts, target: Path) -> ExportResult:
+        return write_export(
+            con,
+            facts,
+            table,
+            fmt,
+            target,
+            municipality,
+            year,
+            language,
+            allow_empty=True,
+            sidecar=False,
+        )
+
+    result, content = _written_bytes(Path(snapshot), f"{table}.{fmt}", write)
+    return filename, content
+
+
+def _written_bytes(snapshot: Path, file_name: str, write) -> tuple[ExportResult, bytes]:
+    """`write(con, facts, target)` run on the open snapshot into a temporary `file_name`:
+    its result and the file's bytes (the dashboards' downloads)."""
     with tempfile.TemporaryDirectory(prefix="samkjop-export-") as folder:
-        con = open_snapshot(Path(snapshot))
+        con = open_snapshot(snapshot)
         try:
-            facts = snapshot_facts(con, Path(snapshot))
-            result = write_export(
-                con,
-                facts,
-                table,
-                fmt,
-                Path(folder) / f"{table}.{fmt}",
-                municipality,
-                year,
-                language,
-                allow_empty=True,
-                sidecar=False,
-            )
+            result = write(con, snapshot_facts(con, snapshot), Path(folder) / file_name)
         finally:
             con.close()
-        return filename, result.path.read_bytes()
+        return result, result.path.read_bytes()
 
 
 VIEW_TABLE = "temp.main.samkjop_council_view"  # the view's rows, in the export's connection
@@ -864,22 +874,9 @@ def export_view_bytes(
 ) -> tuple[str, bytes]:
     """(file name, content) of council view `name` with `filters` in `fmt`, for the council
     pages' downloads (an empty view gives a file with its header)."""
-    if not Path(snapshot).is_file():
-        raise ExportError(f"no published snapshot at {snapshot}: run `samkjop run` first")
-    with tempfile.TemporaryDirectory(prefix="samkjop-export-") as folder:
-        con = open_snapshot(Path(snapshot))
-        try:
-            facts = snapshot_facts(con, Path(snapshot))
-            result = write_view(
-                con,
-                facts,
-                name,
-                fmt,
-                Path(folder) / f"{name}.{fmt}",
-                filters,
-                language,
-                sidecar=False,
-            )
-        finally:
-            con.close()
-        return view_file_name(name, fmt, result.manifest["filters"]), result.path.read_bytes()
+
+    def write(con, facts, target: Path) -> ExportResult:
+        return write_view(con, facts, name, fmt, target, filters, language, sidecar=False)
+
+    result, content = _written_bytes(Path(snapshot), f"{name}.{fmt}", write)
+    return view_file_name(name, fmt, result.manifest["filters"]), content

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -29,9 +26,9 @@ from pipelines.sources import ehf
 from pipelines.spend_loader import load_spend_file
 from pipelines.warehouse import create_raw_schema
 from tests.conftest import write
+from tests.dbt.runner import run_dbt
 
 REPO = Path(__file__).resolve().parents[1]
-DBT_PROJECT = REPO / "dbt_project"
 REFERENCE = REPO.parent / "shared" / "reference"
 TODAY = dt.date(2025, 1, 1)
 
@@ -258,31 +255,6 @@ def test_the_lines_are_found_as_the_exact_reader_counts_them(tmp_path_factory, t
 # --- end to end: the loaders, then the models ---------------------------------------------
 
 
-def _dbt(args: list[str], warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SAMKJOP_WAREHOUSE": str(warehouse),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_rejected_rows_shows_a_line_without_exchange_rate_as_delivered(tmp_path, monkeypatch):
     """CSV (fast path, UTF-8; exact reader, Windows-1252 with a quoted line break) and a
     workbook, loaded as a run loads them; SEK has no rate, EUR has one; a SEK line loaded
@@ -311,7 +283,7 @@ def test_rejected_rows_shows_a_line_without_exchange_rate_as_delivered(tmp_path,
     con.execute("DELETE FROM raw.delivered_text WHERE delivery_id = ?", [loaded.delivery_id])
     con.close()
 
-    result = _dbt(["run", "--select", "+rejected_rows"], warehouse, tmp_path)
+    result = run_dbt(["run", "--select", "+rejected_rows"], warehouse, tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
@@ -102,3 +104,17 @@ def captions_outside_expanders(node) -> list[str]:
             found.append(plain(child.value))
         found.extend(captions_outside_expanders(child))
     return found
+
+
+def download_text(content: bytes, fmt: str) -> str:
+    """Every text of a downloaded file: a CSV as it reads, a workbook's cells of every sheet."""
+    if fmt == "csv":
+        return content.decode("utf-8")
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return "\n".join(
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    )

@@ -21,7 +21,7 @@ from pipelines import export
 from pipelines.export_xlsx import TEXTS
 from pipelines.orgno import PERSONAL_ID_MASK
 from tests.dashboards.conftest import build_snapshot
-from tests.dashboards.pages import all_text, open_page, table_with, tables
+from tests.dashboards.pages import all_text, download_text, open_page, table_with, tables
 from tests.test_export_personal_id_numbers import FNR
 
 ENK_NAME = "Rørlegger Per Olsen ENK"  # a sole proprietorship named after its owner
@@ -105,21 +105,8 @@ def _about(book: openpyxl.Workbook, language: str) -> dict[str, str]:
     return {row[0]: row[1] for row in sheet.iter_rows(values_only=True)}
 
 
-def _every_text(content: bytes, fmt: str) -> str:
-    if fmt == "csv":
-        return content.decode("utf-8")
-    book = _workbook(content)
-    return "\n".join(
-        str(value)
-        for sheet in book.worksheets
-        for row in sheet.iter_rows(values_only=True)
-        for value in row
-        if value is not None
-    )
-
-
 def _assert_no_private_person(content: bytes, fmt: str) -> None:
-    text = _every_text(content, fmt)
+    text = download_text(content, fmt)
     for name in PRIVATE_NAMES:
         assert name not in text, f"{name} in the {fmt} download"
 
@@ -297,7 +284,7 @@ def test_a_personal_identity_number_in_a_suppliers_name_is_masked(many: Path) ->
             _, content = downloads.download_bytes(
                 many, view, fmt, municipality, 2024, "en", **filters
             )
-            text = _every_text(content, fmt)
+            text = download_text(content, fmt)
             assert FNR not in text and masked in text, (view, fmt)
 
 

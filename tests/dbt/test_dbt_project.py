@@ -8,10 +8,7 @@ this test proves the project builds end to end and that they ran.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,9 +17,8 @@ import duckdb
 import pytest
 
 from pipelines.warehouse import create_raw_schema
+from tests.dbt.runner import run_dbt
 
-REPO = Path(__file__).resolve().parents[2]
-DBT_PROJECT = REPO / "dbt_project"
 LOADED_AT = datetime(2024, 8, 1, 12, 0, 0)
 
 STJ, SELBU, TYDAL = "5035", "5032", "5033"  # Stjørdal (host), Selbu, Tydal
@@ -276,39 +272,13 @@ def _seed(path: Path) -> None:
         con.close()
 
 
-def _dbt(args: list[str], warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SAMKJOP_WAREHOUSE": str(warehouse),
-        "DBT_LOG_PATH": str(tmp_path / "dbt_logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    dbt = Path(sys.executable).parent / "dbt"
-    return subprocess.run(
-        [
-            str(dbt),
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     tmp_path = tmp_path_factory.mktemp("dbt")
     warehouse = tmp_path / "warehouse.duckdb"
     _seed(warehouse)
     # the fixture's own taxonomy, rules, arts and factors are in raw: dbt reads them, not the seeds
-    result = _dbt(
+    result = run_dbt(
         ["build", "--vars", json.dumps({"reference_overrides": OVERRIDES})], warehouse, tmp_path
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
@@ -629,7 +599,7 @@ def test_a_lost_or_doubled_line_fails_the_nothing_lost_test(
         )
     finally:
         con.close()
-    result = _dbt(
+    result = run_dbt(
         ["test", "--select", "assert_every_spend_line_loaded_or_rejected"], broken, tmp_path
     )
     assert result.returncode == 1, result.stdout[-3000:]
