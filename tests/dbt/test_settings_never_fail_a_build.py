@@ -19,7 +19,8 @@ import pytest
 from pipelines.defs.transform.dbt import dbt_vars
 from pipelines.settings import load_config
 from tests.conftest import write
-from tests.dbt.test_dbt_project import OVERRIDES, _dbt, _seed
+from tests.dbt.runner import run_dbt
+from tests.dbt.test_dbt_project import OVERRIDES, _seed
 
 CONFIG = """
 cooperation:
@@ -79,7 +80,7 @@ def test_a_run_with_edge_settings_builds_every_model_and_data_test(warehouse, ed
     config = write(tmp_path / "cooperation.yml", CONFIG.format(country=country, settings=settings))
     variables = {**dbt_vars(load_config(config)), "reference_overrides": OVERRIDES}
 
-    result = _dbt(
+    result = run_dbt(
         ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables)],
         path,
         scratch,
