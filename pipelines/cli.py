@@ -28,8 +28,10 @@ from pipelines.run_history import last_run, record_run
 from pipelines.run_inputs import (
     fingerprint,
     forget_published,
+    member_fingerprints,
     record_published,
     snapshot_identity,
+    unchanged_members,
     unchanged_since_publish,
 )
 from pipelines.settings import CONFIG_ENV_VAR, PROJECT_ROOT, ConfigError, Cooperation, load_config
@@ -223,7 +225,10 @@ def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_pa
 
     token = os.environ.get(RUN_TOKEN_ENV_VAR, "")
     _say(f"Samkjøp: {cooperation.name} ({len(cooperation.members)} members)")
-    inputs = None if args.municipality else fingerprint(cooperation)  # before any file is read
+    # before any file is read
+    inputs = None if args.municipality else fingerprint(cooperation)
+    member_inputs = {} if args.municipality else member_fingerprints(cooperation)
+    not_read = set() if args.full else unchanged_members(cooperation, member_inputs)
     forget_published(cooperation)  # until this run has published
     if args.full:
         from pipelines import incremental
@@ -249,6 +254,10 @@ def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_pa
     failures: list[str] = []
     rejections: list[tuple[str, str]] = []
     for member_id in args.municipality or cooperation.member_ids:
+        if member_id in not_read:
+            member = cooperation.member(member_id)
+            _say(f"  {member_id} {member.name}: nothing new since the last run (not read again)")
+            continue
         failure, rejected = _ingest(
             cooperation, defs, instance, (log_path, outbox), member_id, started, tags
         )
@@ -265,7 +274,7 @@ def _run(args, cooperation: Cooperation, outbox: list, started: datetime, log_pa
     if exit_code != EXIT_FAILED:
         outbox += _newly_overdue(cooperation)
     if inputs is not None and exit_code != EXIT_FAILED:
-        record_published(cooperation, inputs, exit_code, started)
+        record_published(cooperation, inputs, exit_code, started, member_inputs)
     return exit_code
 
 

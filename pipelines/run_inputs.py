@@ -14,6 +14,12 @@ After a run has published, `record_published` writes the fingerprint taken when 
 started (files that arrive during a run are new to the next one), the snapshot's identity
 and the run's exit code to `<state folder>/last_publish.json`. `unchanged_since_publish`
 compares them at the start of the next run.
+
+The same record keeps each member's own fingerprint (`member_fingerprints`: everything
+above but the other members' deliveries) and the warehouse's identity as the run left it.
+When another member delivers, a member whose fingerprint is unchanged is not read again
+(`unchanged_members`), provided the warehouse is the one that run left and the member has
+no rejected file, which each run tries again.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -58,6 +64,8 @@ class Published:
     snapshot: tuple[int, int] | None
     exit_code: int
     started: str
+    members: dict[str, str] = field(default_factory=dict)
+    warehouse: tuple[int, int, int] | None = None
 
     @property
     def started_text(self) -> str:
@@ -98,9 +106,13 @@ def _profile_files(cooperation: Cooperation) -> Iterator[Path]:
             yield from sorted(p for p in profile.parent.iterdir() if p.is_file())
 
 
-def _inputs(cooperation: Cooperation) -> Iterator[Path]:
+def _inputs(cooperation: Cooperation, member_ids: Iterable[str] | None = None) -> Iterator[Path]:
+    """Every file a run reads; with `member_ids`, only those members' deliveries."""
+    chosen = None if member_ids is None else set(member_ids)
     yield cooperation.config_path
-    yield from _source_matches(s for m in cooperation.members for s in m.spend)
+    yield from _source_matches(
+        s for m in cooperation.members if chosen is None or m.id in chosen for s in m.spend
+    )
     yield from _source_matches(cooperation.agreements)
     yield from _source_matches(cooperation.price_lists)
     yield from _source_matches(cooperation.supplier_registers)
@@ -121,13 +133,32 @@ def platform_stat_lines() -> Iterator[str]:
     return (_stat_line(path) for path in _platform_paths())
 
 
-def fingerprint(cooperation: Cooperation) -> str:
-    """The SHA-256 of every input's path, size and modification time, in a fixed order."""
+def _digest(paths: Iterable[Path]) -> str:
     digest = hashlib.sha256()
-    for path in _inputs(cooperation):
+    for path in paths:
         digest.update(_stat_line(path).encode("utf-8", "surrogateescape"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def fingerprint(cooperation: Cooperation) -> str:
+    """The SHA-256 of every input's path, size and modification time, in a fixed order."""
+    return _digest(_inputs(cooperation))
+
+
+def member_fingerprints(cooperation: Cooperation) -> dict[str, str]:
+    """Per member, the fingerprint of what loading its deliveries reads: its own deliveries
+    and everything that is not a delivery (settings, profiles, reference files, code)."""
+    return {m: _digest(_inputs(cooperation, [m])) for m in cooperation.member_ids}
+
+
+def warehouse_identity(warehouse: Path) -> tuple[int, int, int] | None:
+    """The warehouse file's inode, modification time and size: any write changes it."""
+    try:
+        stat = warehouse.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def snapshot_identity(snapshot: Path) -> tuple[int, int] | None:
@@ -145,11 +176,21 @@ def _record_path(cooperation: Cooperation) -> Path:
 
 
 def record_published(
-    cooperation: Cooperation, run_fingerprint: str, exit_code: int, started: datetime
+    cooperation: Cooperation,
+    run_fingerprint: str,
+    exit_code: int,
+    started: datetime,
+    members: dict[str, str] | None = None,
 ) -> None:
-    """After a run that published: what it read, what it wrote and how it ended."""
+    """After a run that published: what it read (in all and per member, taken when it
+    started), what it wrote and how it ended."""
     record = Published(
-        run_fingerprint, snapshot_identity(cooperation.snapshot), exit_code, started.isoformat()
+        run_fingerprint,
+        snapshot_identity(cooperation.snapshot),
+        exit_code,
+        started.isoformat(),
+        dict(members or {}),
+        warehouse_identity(cooperation.warehouse),
     )
     path = _record_path(cooperation)
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
@@ -166,7 +207,16 @@ def last_published(cooperation: Cooperation) -> Published | None:
     try:
         data = json.loads(_record_path(cooperation).read_text(encoding="utf-8"))
         snapshot = tuple(data["snapshot"]) if data.get("snapshot") else None
-        return Published(data["fingerprint"], snapshot, int(data["exit_code"]), data["started"])
+        warehouse = tuple(data["warehouse"]) if data.get("warehouse") else None
+        members = {str(m): str(f) for m, f in dict(data.get("members") or {}).items()}
+        return Published(
+            data["fingerprint"],
+            snapshot,
+            int(data["exit_code"]),
+            data["started"],
+            members,
+            warehouse,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -180,3 +230,34 @@ def unchanged_since_publish(cooperation: Cooperation) -> Published | None:
     if snapshot_identity(cooperation.snapshot) != published.snapshot:
         return None
     return published if fingerprint(cooperation) == published.fingerprint else None
+
+
+def unchanged_members(cooperation: Cooperation, current: dict[str, str]) -> set[str]:
+    """The members whose deliveries need not be read again: their fingerprint (`current`,
+    from member_fingerprints) is the one the last publishing run recorded, the warehouse
+    is still as that run left it, and none of their files was rejected (a rejected file
+    is tried again by every run: a date that was too far ahead may not be any more)."""
+    published = last_published(cooperation)
+    if published is None or published.warehouse is None:
+        return set()
+    if warehouse_identity(cooperation.warehouse) != published.warehouse:
+        return set()
+    same = {m for m, print_ in current.items() if published.members.get(m) == print_}
+    retried = _members_with_rejected_files(cooperation.warehouse) if same else set()
+    return set() if retried is None else same - retried
+
+
+def _members_with_rejected_files(warehouse: Path) -> set[str] | None:
+    """None when the warehouse cannot be read: then every member is read again."""
+    import duckdb
+
+    from pipelines.warehouse import connect
+
+    try:
+        with connect(warehouse, read_only=True) as con:
+            rows = con.execute(
+                "SELECT DISTINCT municipality_id FROM raw.deliveries WHERE status = 'rejected'"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    return {member for (member,) in rows}

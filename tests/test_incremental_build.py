@@ -4,6 +4,7 @@ a full rebuild, cell for cell; a change to the rules' reference data rebuilds in
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -80,12 +81,16 @@ def test_a_delivery_and_a_correction_built_incrementally_equal_a_full_rebuild(de
     incremental_run = _samkjop("run", "--config", config)
     assert FULL_REBUILD not in incremental_run.stdout
     assert "replaced" in incremental_run.stdout
+    for member in ("5026", "5032", "5033", "5034"):  # no new file: not read again
+        assert re.search(rf"{member} .*: nothing new since the last run", incremental_run.stdout)
+    assert not re.search(r"(5035|5036) .*: nothing new", incremental_run.stdout)
     snapshot = demo / "warehouse" / "samkjop.snapshot.duckdb"
     built_incrementally = _marts(snapshot)
     kept = shutil.copyfile(snapshot, demo / "incremental.duckdb")
 
     full_run = _samkjop("run", "--config", config, "--full")
     assert FULL_REBUILD in full_run.stdout
+    assert "nothing new since the last run" not in full_run.stdout  # --full reads every file
     rebuilt = _marts(snapshot)
     assert built_incrementally.keys() == rebuilt.keys()
     for table, rows in rebuilt.items():
