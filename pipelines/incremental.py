@@ -1,9 +1,11 @@
-"""When the line-level model may be built incrementally, and when it must be rebuilt.
+"""When the line-level models may be built incrementally, and when they must be rebuilt.
 
 `fct_spend_lines` (dbt_project/models/marts/spend/fct_spend_lines.sql) is incremental by
 delivery on DuckDB: a build adds the lines of deliveries it does not hold yet and removes
-those of deliveries that are no longer loaded (replaced by a correction, or gone). That
-equals a full rebuild only while everything else a line's row depends on is unchanged: the
+those of deliveries that are no longer loaded (replaced by a correction, or gone). The
+rule-key models it joins (`int_spend_lines_classified`, `int_spend_lines_matched`) add the
+keys of the lines loaded since their last build. That equals a full rebuild only while
+everything else a line's row depends on is unchanged: the
 rules and their reference data (agreements, supplier register, classification rules,
 KOSTRA arts, exchange rates, excluded suppliers, the cooperation's settings) and the code
 of the platform and of the dbt project.

@@ -65,3 +65,25 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- For the models keyed by rule key (int_spend_lines_classified,
+    int_spend_lines_matched), incremental on DuckDB beside fct_spend_lines: a
+    key's results depend on the key and the rules alone, so a build adds the keys
+    of the lines loaded since the last build and keeps the others. A condition
+    (after `where ...`) on `line_key`, a spend_line_key: above the highest
+    max_spend_line_key the model holds (a spend_line_key grows with every
+    delivery: pipelines/warehouse.py), looked up first and applied as a value
+    where the lines are read. Nothing on a full build or while the model is empty.
+    Keys whose lines were all replaced stay: every reader joins the lines to the
+    keys, never the other way round. -#}
+{% macro loaded_since_last_build(line_key) -%}
+    {%- if is_incremental() and execute -%}
+        {%- set held = run_query(
+            "select max(max_spend_line_key) from " ~ this
+        ).columns[0].values()[0] -%}
+        {%- if held is not none %}
+        and {{ line_key }} > {{ held }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

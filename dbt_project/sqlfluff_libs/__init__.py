@@ -138,6 +138,10 @@ def new_deliveries_only(lines: str) -> str:
     return f"and {lines}.delivery_id in ('new delivery')"
 
 
+def loaded_since_last_build(line_key: str) -> str:
+    return f"and {line_key} > 0"
+
+
 def line_model_materialization() -> str:
     return "incremental"
 

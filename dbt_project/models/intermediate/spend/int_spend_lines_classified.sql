@@ -1,10 +1,22 @@
+{{ config(
+    materialized=line_model_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+) }}
+
 -- Rule 1 (influenceable spend) and rule 2 (category), computed once per rule key
 -- (macro rule_key_columns: member, valid organisation number, local_supplier_id,
 -- supplier name, art, item code and invoice date - everything the rules read of a
 -- line) of the lines that have an exchange rate, never per line: lines with one
--- key are classified alike. One row per key with line_count, its lines;
--- int_spend_lines_matched adds the agreement flags and fct_spend_lines joins the
--- lines to them once, on the key.
+-- key are classified alike. One row per key, with max_spend_line_key, the highest
+-- spend_line_key of the lines it was classified from; int_spend_lines_matched
+-- adds the agreement flags and fct_spend_lines joins the lines to them once, on
+-- the key.
+--
+-- Incremental on DuckDB (macro loaded_since_last_build): a build classifies the
+-- keys of the lines loaded since the last one that it does not hold yet; rules,
+-- reference data, settings or code that changed make it a full rebuild
+-- (pipelines/incremental.py).
 --
 -- Every key gets its supplier identity here, once (int_supplier_identities,
 -- BRIEF §4 rule 5: organisation number, else the supplier register), and every
@@ -30,11 +42,14 @@ converted_lines as (
         converted.supplier_name,
         converted.art,
         converted.item_code,
-        converted.invoice_date
+        converted.invoice_date,
+        converted.spend_line_key
 
     from {{ ref('int_spend_lines_converted') }} as converted
 
-    where converted.has_exchange_rate
+    where
+        converted.has_exchange_rate
+        {{ loaded_since_last_build('converted.spend_line_key') }}
 
 ),
 
@@ -48,7 +63,7 @@ rule_keys as (
         art,
         item_code,
         invoice_date,
-        count(*) as line_count
+        max(spend_line_key) as max_spend_line_key
 
     from converted_lines
 
@@ -63,6 +78,21 @@ rule_keys as (
 
 ),
 
+new_rule_keys as (
+
+    select * from rule_keys
+
+    {% if is_incremental() -%}
+    where
+        not exists (
+            select 1
+            from {{ this }} as held
+            where {{ same_values('held', 'rule_keys', rule_key_columns()) }}
+        )
+    {%- endif %}
+
+),
+
 supplier_identities as (
 
     select * from {{ ref('int_supplier_identities') }}
@@ -72,7 +102,7 @@ supplier_identities as (
 rule_key_suppliers as (
 
     select
-        rule_keys.*,
+        new_rule_keys.*,
         supplier_identities.supplier_key,
         supplier_identities.is_supplier_identified,
         supplier_identities.supplier_identified_by,
@@ -83,13 +113,13 @@ rule_key_suppliers as (
             when supplier_identities.is_supplier_identified then supplier_identities.supplier_key
         end as identified_supplier_key
 
-    from rule_keys
+    from new_rule_keys
 
     inner join supplier_identities
         on
-            rule_keys.municipality_id = supplier_identities.municipality_id
+            new_rule_keys.municipality_id = supplier_identities.municipality_id
             and {{ same_values(
-                'rule_keys',
+                'new_rule_keys',
                 'supplier_identities',
                 ['valid_org_no', 'local_supplier_id', 'supplier_name'],
             ) }}
@@ -308,7 +338,7 @@ classified as (
         flagged.art,
         flagged.item_code,
         flagged.invoice_date,
-        flagged.line_count,
+        flagged.max_spend_line_key,
         flagged.supplier_key,
         flagged.is_supplier_identified,
         flagged.supplier_identified_by,

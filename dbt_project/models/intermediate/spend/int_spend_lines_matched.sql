@@ -1,3 +1,9 @@
+{{ config(
+    materialized=line_model_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+) }}
+
 -- Rules 4-6 and 10 per rule key (macro rule_key_columns), from the active
 -- agreements of rule 3 (int_spend_line_agreements, computed once there).
 --
@@ -15,12 +21,17 @@
 -- once, on the key. The flags are aggregated per match key (municipality,
 -- category, supplier, invoice date) and joined to the rule keys on equality;
 -- keys without any match get false.
+--
+-- Incremental on DuckDB like int_spend_lines_classified (macro
+-- loaded_since_last_build): a build adds the keys classified since the last one.
 
 with
 
 rule_keys as (
 
     select * from {{ ref('int_spend_lines_classified') }}
+
+    where true {{ loaded_since_last_build('max_spend_line_key') }}
 
 ),
 
@@ -124,6 +135,7 @@ final as (
         {% for column in rule_key_columns() -%}
         rule_keys.{{ column }},
         {% endfor -%}
+        rule_keys.max_spend_line_key,
         rule_keys.supplier_key,
         rule_keys.is_supplier_identified,
         rule_keys.supplier_identified_by,
