@@ -4,7 +4,8 @@
 delivery on DuckDB: a build adds the lines of deliveries it does not hold yet and removes
 those of deliveries that are no longer loaded (replaced by a correction, or gone). The
 rule-key models it joins (`int_spend_lines_classified`, `int_spend_lines_matched`) add the
-keys of the lines loaded since their last build. That equals a full rebuild only while
+keys of the lines loaded since their last build, and `int_invoice_pairs_proposed` recomputes
+the members with such lines. That equals a full rebuild only while
 everything else a line's row depends on is unchanged: the
 rules and their reference data (agreements, supplier register, classification rules,
 KOSTRA arts, exchange rates, excluded suppliers, the cooperation's settings) and the code

@@ -56,13 +56,7 @@
             ~ ") as held where held.delivery_id = recorded.delivery_id)"
             ~ " order by recorded.delivery_id"
         ).columns[0].values() -%}
-        and {{ lines_alias }}.delivery_id in (
-            {%- for delivery_id in new_deliveries -%}
-                '{{ delivery_id | replace("'", "''") }}'{{ ", " if not loop.last }}
-            {%- else -%}
-                null
-            {%- endfor -%}
-        )
+        and {{ lines_alias }}.delivery_id in ({{ sql_text_list(new_deliveries) }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -78,12 +72,66 @@
     Keys whose lines were all replaced stay: every reader joins the lines to the
     keys, never the other way round. -#}
 {% macro loaded_since_last_build(line_key) -%}
-    {%- if is_incremental() and execute -%}
-        {%- set held = run_query(
-            "select max(max_spend_line_key) from " ~ this
-        ).columns[0].values()[0] -%}
-        {%- if held is not none %}
+    {%- set held = highest_line_key_held() -%}
+    {%- if held is not none %}
         and {{ line_key }} > {{ held }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The highest max_spend_line_key the incremental model holds; none on a full build
+    or while it is empty. -#}
+{% macro highest_line_key_held() -%}
+    {%- if is_incremental() and execute -%}
+        {{ return(run_query(
+            "select max(max_spend_line_key) from " ~ this
+        ).columns[0].values()[0]) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- For a model whose rows each belong to one member and are computed from that
+    member's lines alone (int_invoice_pairs_proposed), incremental on DuckDB by
+    member: a build recomputes the members with lines loaded since the last one
+    (stg_raw__spend_lines above the highest max_spend_line_key held; a
+    correction that replaces a delivery is itself such lines) and keeps the rows
+    of the others. Its pre-hook removes the rows it recomputes; none: every row. -#}
+{% macro members_with_new_lines() -%}
+    {%- set held = highest_line_key_held() -%}
+    {%- if held is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(run_query(
+        "select distinct municipality_id from " ~ ref('stg_raw__spend_lines')
+        ~ " where spend_line_key > " ~ held ~ " order by municipality_id"
+    ).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- A condition (after `where ...`) keeping the lines, `lines_alias`, of the members
+    with new lines; nothing on a full build. -#}
+{% macro of_members_with_new_lines(lines_alias) -%}
+    {%- set members = members_with_new_lines() -%}
+    {%- if members is not none %}
+        and {{ lines_alias }}.municipality_id in ({{ sql_text_list(members) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- As a pre-hook: delete the rows of the members that the build recomputes. -#}
+{% macro forget_members_with_new_lines() -%}
+    {%- if is_incremental() -%}
+        {%- set members = members_with_new_lines() -%}
+        delete from {{ this }}
+        {%- if members is not none %}
+        where municipality_id in ({{ sql_text_list(members) }})
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Text values as a SQL list's items (quotes doubled); `null` for none, so that
+    `in (...)` keeps nothing. -#}
+{% macro sql_text_list(values) -%}
+    {%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}
+    {%- else -%}
+        null
+    {%- endfor -%}
 {%- endmacro %}

@@ -138,6 +138,10 @@ def new_deliveries_only(lines: str) -> str:
     return f"and {lines}.delivery_id in ('new delivery')"
 
 
+def of_members_with_new_lines(lines: str) -> str:
+    return f"and {lines}.municipality_id in ('member')"
+
+
 def loaded_since_last_build(line_key: str) -> str:
     return f"and {line_key} > 0"
 

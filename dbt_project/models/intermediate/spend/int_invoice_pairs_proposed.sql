@@ -1,3 +1,10 @@
+{{ config(
+    materialized=line_model_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_members_with_new_lines() }}",
+) }}
+
 -- Candidate pairs of invoices a member may have paid twice, for every payee
 -- (possible_duplicate_payees decides which payees are listed instead of paired;
 -- possible_duplicate_invoices keeps the pairs of the others). Reads
@@ -34,6 +41,13 @@
 -- the file (file_order: the rank of (source_file, delivery_id), so ordering by
 -- it is ordering by source file, then delivery id), and the names are joined
 -- back to the pairs at the end.
+--
+-- A member's pairs are computed from its own lines alone: incremental on DuckDB
+-- by member (macro members_with_new_lines), a build recomputes the members with
+-- lines loaded since the last one and keeps the pairs of the others.
+-- max_spend_line_key: the highest spend_line_key loaded when the pair was
+-- computed. Rules, reference data, settings or code that changed make it a full
+-- rebuild (pipelines/incremental.py).
 
 {%- set window_days = var('duplicate_window_days', 7) | int %}
 {%- set min_amount = var('duplicate_min_amount', 0) %}
@@ -51,7 +65,17 @@ with
 
 spend_lines as (
 
-    select * from {{ ref('fct_spend_lines') }}
+    select * from {{ ref('fct_spend_lines') }} as lines
+
+    where true {{ of_members_with_new_lines('lines') }}
+
+),
+
+loaded_lines as (
+
+    select max(spend_line_key) as max_spend_line_key
+
+    from {{ ref('stg_raw__spend_lines') }}
 
 ),
 
@@ -280,9 +304,12 @@ final as (
             {{ dbt.datediff('pairs.first_invoice_date', 'pairs.second_invoice_date', 'day') }}
             as integer
         ) as days_apart,
-        cast(extract(year from pairs.first_invoice_date) as integer) as first_invoice_year
+        cast(extract(year from pairs.first_invoice_date) as integer) as first_invoice_year,
+        loaded_lines.max_spend_line_key
 
     from pairs
+
+    cross join loaded_lines
 
     inner join line_files as first_files
         on pairs.first_file_order = first_files.file_order
