@@ -23,6 +23,7 @@ import csv
 import random
 import re
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -64,6 +65,14 @@ def write_delivery(out_dir: Path, member: str = MEMBER, lines: int = LINES, seed
     year, month = max(files)
     source = files[(year, month)]
     year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    this_month = date.today().replace(day=1)
+    if date(year, month, 1) > this_month:
+        raise SystemExit(
+            f"{member}'s next monthly delivery would be for {year}-{month:02d}, after this month "
+            f"({this_month:%Y-%m}): a delivery from the future is not a monthly delivery, and "
+            "the loader rejects its dates more than a year ahead. Start again from a new "
+            "cooperation (make bench)."
+        )
     last_day = calendar.monthrange(year, month)[1]
     with source.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,3 +153,15 @@ def test_reference_agrees_with_the_oracle_with_an_extra_delivery(tmp_path):
                     year,
                     name,
                 )
+
+
+def test_no_delivery_is_made_for_a_month_after_this_one(tmp_path):
+    """The loader rejects invoice dates more than a year ahead: the benchmark's next monthly
+    delivery stops at this month instead of measuring a delivery that is mostly rejected."""
+    generate_demo(tmp_path, seed=7, lines=2_000)
+    folder = tmp_path / "spend" / "5035"
+    latest = max(folder.glob("5035_*.csv"))
+    this_month = date.today().replace(day=1)
+    latest.rename(folder / f"5035_{this_month:%Y-%m}.csv")
+    with pytest.raises(SystemExit, match=f"after this month \\({this_month:%Y-%m}\\)"):
+        write_delivery(tmp_path, member="5035", lines=10)
