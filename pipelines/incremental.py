@@ -5,11 +5,10 @@ delivery on DuckDB: a build adds the lines of deliveries it does not hold yet an
 those of deliveries that are no longer loaded (replaced by a correction, or gone). The
 rule-key models it joins (`int_spend_lines_classified`, `int_spend_lines_matched`) add the
 keys of the lines loaded since their last build, and `int_invoice_pairs_proposed` recomputes
-the members with such lines. That equals a full rebuild only while
-everything else a line's row depends on is unchanged: the
-rules and their reference data (agreements, supplier register, classification rules,
-KOSTRA arts, exchange rates, excluded suppliers, the cooperation's settings) and the code
-of the platform and of the dbt project.
+the members with such lines. That equals a full rebuild only while everything else a line's
+row depends on is unchanged: the rules and their reference data (agreements, supplier
+register, classification rules, KOSTRA arts, exchange rates, excluded suppliers, the
+cooperation's settings) and the code of the platform and of the dbt project.
 
 So the build records, in the warehouse itself, the fingerprint of those inputs with which
 `fct_spend_lines` was last built in full or in part (`build_state.line_model_inputs`). The
