@@ -106,13 +106,15 @@ def _profile_files(cooperation: Cooperation) -> Iterator[Path]:
             yield from sorted(p for p in profile.parent.iterdir() if p.is_file())
 
 
-def _inputs(cooperation: Cooperation, member_ids: Iterable[str] | None = None) -> Iterator[Path]:
-    """Every file a run reads; with `member_ids`, only those members' deliveries."""
-    chosen = None if member_ids is None else set(member_ids)
+def _inputs(cooperation: Cooperation) -> Iterator[Path]:
+    """Every file a run reads."""
     yield cooperation.config_path
-    yield from _source_matches(
-        s for m in cooperation.members if chosen is None or m.id in chosen for s in m.spend
-    )
+    yield from _source_matches(s for m in cooperation.members for s in m.spend)
+    yield from _not_deliveries(cooperation)
+
+
+def _not_deliveries(cooperation: Cooperation) -> Iterator[Path]:
+    """Every file a run reads but the cooperation.yml and the members' deliveries."""
     yield from _source_matches(cooperation.agreements)
     yield from _source_matches(cooperation.price_lists)
     yield from _source_matches(cooperation.supplier_registers)
@@ -133,23 +135,29 @@ def platform_stat_lines() -> Iterator[str]:
     return (_stat_line(path) for path in _platform_paths())
 
 
-def _digest(paths: Iterable[Path]) -> str:
+def _digest(stat_lines: Iterable[str]) -> str:
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update(_stat_line(path).encode("utf-8", "surrogateescape"))
+    for line in stat_lines:
+        digest.update(line.encode("utf-8", "surrogateescape"))
         digest.update(b"\n")
     return digest.hexdigest()
 
 
 def fingerprint(cooperation: Cooperation) -> str:
     """The SHA-256 of every input's path, size and modification time, in a fixed order."""
-    return _digest(_inputs(cooperation))
+    return _digest(map(_stat_line, _inputs(cooperation)))
 
 
 def member_fingerprints(cooperation: Cooperation) -> dict[str, str]:
     """Per member, the fingerprint of what loading its deliveries reads: its own deliveries
-    and everything that is not a delivery (settings, profiles, reference files, code)."""
-    return {m: _digest(_inputs(cooperation, [m])) for m in cooperation.member_ids}
+    and everything that is not a delivery (settings, profiles, reference files, code), the
+    latter looked at once for all members."""
+    settings = _stat_line(cooperation.config_path)
+    shared = [_stat_line(path) for path in _not_deliveries(cooperation)]
+    return {
+        member.id: _digest([settings, *map(_stat_line, _source_matches(member.spend)), *shared])
+        for member in cooperation.members
+    }
 
 
 def warehouse_identity(warehouse: Path) -> tuple[int, int, int] | None:
